@@ -1,0 +1,64 @@
+"""Authentication and API tokens, free of HTTP."""
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+
+from app.auth.models import ApiToken, User, hash_token
+from app.errors import NotFound, Unauthorized
+from app.extensions import db
+from app.orgs.models import utcnow
+
+
+def authenticate(phone: str, password: str) -> User:
+    """The active user with this phone and password, or Unauthorized."""
+    user = db.session.scalar(sa.select(User).where(User.phone == (phone or "").strip()))
+    if user is None or not user.active or not user.check_password(password or ""):
+        raise Unauthorized("手机号或密码错误。", code="invalid_credentials")
+    return user
+
+
+def issue_token(user: User, label: str = "") -> str:
+    """Create a bearer token for ``user``; the raw token is returned once and never stored."""
+    raw = secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(raw), label=label[:100]))
+    db.session.commit()
+    return raw
+
+
+def user_for_token(raw: str) -> User | None:
+    """The active user a bearer token belongs to, if the token is live."""
+    if not raw or len(raw) > 200:
+        return None
+    token = db.session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None))
+    )
+    if token is None or not token.user.active:
+        return None
+    return token.user
+
+
+def list_tokens(user: User) -> list[ApiToken]:
+    return list(
+        db.session.scalars(
+            sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())
+        )
+    )
+
+
+def revoke_token(user: User, token_id: int) -> ApiToken:
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("找不到该令牌。")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+    return token
+
+
+def revoke_raw_token(raw: str) -> None:
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()

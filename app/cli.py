@@ -1,0 +1,90 @@
+"""Command-line commands: create-admin, members import, demo load."""
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.extensions import db
+
+
+def init_app(app) -> None:
+    app.cli.add_command(create_admin)
+    app.cli.add_command(members_cli)
+    app.cli.add_command(demo_cli)
+
+
+@click.command("create-admin")
+@click.argument("phone")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", required=True)
+@click.option("--org", "org_name", default=None, help="Root org name (created when there is no org yet).")
+def create_admin(phone: str, password: str, name: str, org_name: str | None) -> None:
+    """Create an admin account (and a root street when the tree is empty)."""
+    from app.auth.models import User, hash_password
+    from app.orgs.models import Org
+    from app.orgs.services import MIN_PASSWORD, PHONE_RE
+
+    if not PHONE_RE.match(phone):
+        raise click.BadParameter("须为11位大陆手机号码", param_hint="PHONE")
+    if len(password) < MIN_PASSWORD:
+        raise click.BadParameter(f"密码至少{MIN_PASSWORD}位", param_hint="--password")
+    if db.session.scalar(sa.select(User.id).where(User.phone == phone)):
+        raise click.ClickException(f"手机号 {phone} 已被使用")
+    root = None
+    if org_name:
+        root = db.session.scalar(sa.select(Org).where(Org.name == org_name))
+    if root is None:
+        root = db.session.scalar(sa.select(Org).where(Org.parent_id.is_(None)).order_by(Org.id))
+    if root is None:
+        root = Org(name=org_name or "街道党工委", kind="street", depth=0)
+        db.session.add(root)
+        db.session.flush()
+        root.path = f"/{root.id}/"
+    user = User(name=name, phone=phone, role="admin", org_id=root.id, password_hash=hash_password(password))
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"管理员已创建：{name} {phone}（{root.name}）")
+
+
+members_cli = AppGroup("members", help="Member roster commands.")
+
+
+@members_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--password", "initial_password", required=True, help="Initial password for every imported member.")
+def members_import(file: str, initial_password: str) -> None:
+    """Import a roster (.xlsx: 姓名, 手机号, 所属组织, 角色); all rows or none."""
+    from app.auth.scope import SYSTEM
+    from app.orgs.roster import RosterError, import_roster
+
+    with open(file, "rb") as fh:
+        try:
+            users = import_roster(SYSTEM, fh, initial_password)
+        except RosterError as exc:
+            for row, reason in exc.problems:
+                click.echo(f"第{row}行：{reason}" if row else reason, err=True)
+            raise SystemExit(1)
+    click.echo(f"已导入 {len(users)} 名党员。")
+
+
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has accounts.")
+@click.option("--seed", default=2026, show_default=True)
+def demo_load(if_empty: bool, seed: int) -> None:
+    """Build a believable street: communities, branches, members, secretaries and an admin."""
+    from app.auth.models import User
+    from app.demo import load_demo
+
+    if if_empty and db.session.scalar(sa.select(sa.func.count(User.id))):
+        click.echo("数据库中已有数据，跳过演示数据。")
+        return
+    logins = load_demo(seed=seed)
+    click.echo("演示数据已载入。演示账号（手机号 / 密码）：")
+    for label, phone, password in logins:
+        click.echo(f"  {label}: {phone} / {password}")
+    current_app.logger.info("demo data loaded")

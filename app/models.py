@@ -1,0 +1,3 @@
+"""Imports every feature's models so the metadata (and Alembic) sees them all."""
+from app.auth.models import ApiToken, User  # noqa: F401
+from app.orgs.models import Org  # noqa: F401

@@ -1,0 +1,244 @@
+"""The org tree and member management, free of HTTP."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.models import ROLES, User, hash_password
+from app.auth.scope import (
+    can_manage_org,
+    org_scope_clause,
+    require_manage_org,
+    require_role,
+    require_view_org,
+)
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.extensions import db
+from app.orgs.models import ORG_KINDS, Org
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+MIN_PASSWORD = 8
+
+
+def get_org(org_id: int) -> Org:
+    org = db.session.get(Org, org_id)
+    if org is None:
+        raise NotFound("找不到该组织。", code="org_not_found")
+    return org
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("找不到该党员。", code="member_not_found")
+    return user
+
+
+def create_org(actor, *, name: str, kind: str, parent_id: int | None) -> Org:
+    """Add an org under ``parent_id`` (a root when None; roots are for admins)."""
+    name = (name or "").strip()
+    fields = {}
+    if not name or len(name) > 100:
+        fields["name"] = ["名称不能为空，且不超过100个字。"]
+    if kind not in ORG_KINDS:
+        fields["kind"] = ["类型须为 street、community 或 branch。"]
+    parent = None
+    if parent_id is not None:
+        parent = db.session.get(Org, parent_id)
+        if parent is None:
+            fields["parent_id"] = ["上级组织不存在。"]
+    if fields:
+        raise Invalid("提交的内容有误。", fields=fields)
+    if parent is None:
+        require_role(actor, "admin")
+    else:
+        require_manage_org(actor, parent)
+    org = Org(name=name, kind=kind, parent_id=parent.id if parent else None,
+              depth=(parent.depth + 1) if parent else 0)
+    db.session.add(org)
+    db.session.flush()
+    org.path = (parent.path if parent else "/") + f"{org.id}/"
+    db.session.commit()
+    return org
+
+
+def view_org(actor, org_id: int) -> Org:
+    org = get_org(org_id)
+    require_view_org(actor, org)
+    return org
+
+
+def org_chain(org: Org) -> list[Org]:
+    """The orgs from the root down to ``org``, in one query."""
+    ids = org.ancestor_ids
+    by_id = {o.id: o for o in db.session.scalars(sa.select(Org).where(Org.id.in_(ids)))}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def subtree_member_count(org: Org) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(User.id)).join(Org, User.org_id == Org.id)
+        .where(Org.path.startswith(org.path, autoescape=True), User.active.is_(True))
+    ) or 0
+
+
+def children_with_counts(org: Org) -> list[tuple[Org, int]]:
+    """Each child of ``org`` with the number of active users in its subtree (one query)."""
+    child = sa.orm.aliased(Org)
+    below = sa.orm.aliased(Org)
+    rows = db.session.execute(
+        sa.select(child, sa.func.count(User.id))
+        .select_from(child)
+        .outerjoin(below, below.path.startswith(child.path))
+        .outerjoin(User, sa.and_(User.org_id == below.id, User.active.is_(True)))
+        .where(child.parent_id == org.id)
+        .group_by(child.id)
+        .order_by(child.id)
+    ).all()
+    return [(o, n) for o, n in rows]
+
+
+def managed_orgs(actor) -> list[Org]:
+    """Every org ``actor`` manages, ordered as a tree (by path)."""
+    return list(db.session.scalars(sa.select(Org).where(org_scope_clause(actor)).order_by(Org.path)))
+
+
+def tree_order(orgs: list[Org]) -> list[Org]:
+    """Order orgs depth-first by name path for display."""
+    return sorted(orgs, key=lambda o: [int(p) for p in o.path.strip("/").split("/")])
+
+
+@dataclass
+class MemberInput:
+    name: str
+    phone: str
+    password: str | None
+    org_id: int | None
+    role: str = "member"
+
+
+def validate_member_fields(actor, data: MemberInput, *, org: Org | None, password_required: bool = True) -> dict:
+    """Field errors for a new member (empty dict when good). Scope is checked separately."""
+    fields: dict[str, list[str]] = {}
+    name = (data.name or "").strip()
+    if not name or len(name) > 50:
+        fields["name"] = ["姓名不能为空，且不超过50个字。"]
+    if not PHONE_RE.match((data.phone or "").strip()):
+        fields["phone"] = ["手机号须为11位大陆手机号码。"]
+    if password_required and (not data.password or len(data.password) < MIN_PASSWORD):
+        fields["password"] = [f"密码至少{MIN_PASSWORD}位。"]
+    if data.role not in ROLES:
+        fields["role"] = ["角色须为 member、secretary 或 admin。"]
+    if org is None:
+        fields["org_id"] = ["所属组织不存在。"]
+    return fields
+
+
+def check_member_scope(actor, org: Org, role: str) -> None:
+    require_manage_org(actor, org)
+    if role == "admin" and actor.role != "admin":
+        raise Forbidden("只有管理员可以设立管理员账号。", code="forbidden_role")
+
+
+def phone_taken(phone: str) -> bool:
+    return db.session.scalar(sa.select(User.id).where(User.phone == phone)) is not None
+
+
+def create_member(actor, data: MemberInput) -> User:
+    """Add an account in ``actor``'s scope. 422 on bad fields, 403 out of scope, 409 on a used phone."""
+    require_role(actor, "admin", "secretary")
+    org = db.session.get(Org, data.org_id) if isinstance(data.org_id, int) else None
+    fields = validate_member_fields(actor, data, org=org)
+    if fields:
+        raise Invalid("提交的内容有误。", fields=fields)
+    check_member_scope(actor, org, data.role)
+    phone = data.phone.strip()
+    if phone_taken(phone):
+        raise Conflict("该手机号已被使用。", code="phone_taken")
+    user = User(name=data.name.strip(), phone=phone, role=data.role, org_id=org.id,
+                password_hash=hash_password(data.password))
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("该手机号已被使用。", code="phone_taken")
+    return user
+
+
+def list_members(actor, *, org_id: int | None = None, q: str = "", limit: int = 50, offset: int = 0):
+    """Members in ``actor``'s scope, optionally below one org and matching a name or phone."""
+    require_role(actor, "admin", "secretary")
+    stmt = sa.select(User).join(Org, User.org_id == Org.id).where(org_scope_clause(actor))
+    if org_id is not None:
+        org = get_org(org_id)
+        require_manage_org(actor, org)
+        stmt = stmt.where(Org.path.startswith(org.path, autoescape=True))
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(sa.or_(User.name.contains(q, autoescape=True), User.phone.contains(q, autoescape=True)))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+    items = list(db.session.scalars(stmt.order_by(Org.path, User.name, User.id).limit(limit).offset(offset)))
+    return items, total
+
+
+def update_member(actor, member_id: int, *, name: str | None = None, role: str | None = None,
+                  org_id: int | None = None, active: bool | None = None, password: str | None = None) -> User:
+    """Change a member's details; both the old and the new org must be in scope."""
+    member = get_user(member_id)
+    require_manage_org(actor, member.org)
+    if member.id == getattr(actor, "id", None) and (role not in (None, member.role) or active is False):
+        raise Forbidden("不能更改自己的角色或停用自己。", code="self_change")
+    fields = {}
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 50:
+            fields["name"] = ["姓名不能为空，且不超过50个字。"]
+    if role is not None and role not in ROLES:
+        fields["role"] = ["角色须为 member、secretary 或 admin。"]
+    new_org = None
+    if org_id is not None:
+        new_org = db.session.get(Org, org_id)
+        if new_org is None:
+            fields["org_id"] = ["所属组织不存在。"]
+    if password is not None and len(password) < MIN_PASSWORD:
+        fields["password"] = [f"密码至少{MIN_PASSWORD}位。"]
+    if fields:
+        raise Invalid("提交的内容有误。", fields=fields)
+    if new_org is not None:
+        require_manage_org(actor, new_org)
+        member.org_id = new_org.id
+    if role is not None:
+        check_member_scope(actor, new_org or member.org, role)
+        member.role = role
+    if name is not None:
+        member.name = name
+    if active is not None:
+        member.active = active
+    if password is not None:
+        member.password_hash = hash_password(password)
+    db.session.commit()
+    return member
+
+
+def change_own_password(user: User, current: str, new: str) -> None:
+    if not user.check_password(current or ""):
+        raise Invalid("当前密码不正确。", fields={"current": ["当前密码不正确。"]})
+    if not new or len(new) < MIN_PASSWORD:
+        raise Invalid(f"新密码至少{MIN_PASSWORD}位。", fields={"new": [f"新密码至少{MIN_PASSWORD}位。"]})
+    user.password_hash = hash_password(new)
+    db.session.commit()
+
+
+def is_manager_of_anything(actor) -> bool:
+    return actor.role in ("admin", "secretary")
+
+
+__all__ = [
+    "MemberInput", "create_org", "view_org", "org_chain", "children_with_counts", "create_member",
+    "list_members", "update_member", "get_org", "get_user", "managed_orgs", "subtree_member_count",
+    "can_manage_org",
+]

@@ -1,0 +1,71 @@
+"""Template filters and globals shared by every page."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_login import current_user
+
+
+def local_dt(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored time shown in the deployment's time zone (Asia/Shanghai)."""
+    if value is None:
+        return ""
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    if value.tzinfo is None:
+        from datetime import timezone
+
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(tz).strftime(fmt)
+
+
+def points(value) -> str:
+    """Points with at most one decimal: 5 -> '5', 2.5 -> '2.5', -3 -> '-3'."""
+    if value is None:
+        return "0"
+    d = Decimal(value).quantize(Decimal("0.1"))
+    text = format(d, "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def signed_points(value) -> str:
+    text = points(value)
+    return text if text.startswith("-") or text == "0" else "+" + text
+
+
+def iso_date(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def init_app(app) -> None:
+    app.jinja_env.filters["local_dt"] = local_dt
+    app.jinja_env.filters["points"] = points
+    app.jinja_env.filters["signed_points"] = signed_points
+    app.jinja_env.filters["iso_date"] = iso_date
+    app.jinja_env.globals["current_user"] = current_user
+    app.jinja_env.globals["nav_items"] = nav_items
+
+
+NAV_ITEMS: list[tuple[int, object, str, tuple[str, ...]]] = []
+
+
+def register_nav(order: int, label, endpoint: str, roles: tuple[str, ...]) -> None:
+    """Add a link to the top navigation for the given roles (features call this once)."""
+    if not any(e == endpoint for _, _, e, _ in NAV_ITEMS):
+        NAV_ITEMS.append((order, label, endpoint, roles))
+        NAV_ITEMS.sort(key=lambda item: item[0])
+
+
+def nav_items() -> list[dict]:
+    from flask import request, url_for
+
+    if not current_user.is_authenticated:
+        return []
+    items = []
+    for _order, label, endpoint, roles in NAV_ITEMS:
+        if current_user.role in roles:
+            url = url_for(endpoint)
+            items.append({"label": str(label), "url": url, "active": request.path == url})
+    return items

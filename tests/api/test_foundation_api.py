@@ -1,0 +1,177 @@
+"""The foundation's five API calls against the contract of API.md."""
+from __future__ import annotations
+
+from tests.conftest import PASSWORD
+
+
+def error_of(response):
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"]["code"], str) and isinstance(body["error"]["message"], str)
+    return body["error"]
+
+
+def test_token_issue_and_me(tree, client, api_as):
+    r = client.post("/api/v1/auth/token", json={"phone": tree.m11.phone, "password": PASSWORD})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["user"] == {"id": tree.m11.id, "name": "张三", "role": "member", "org_id": tree.b11.id}
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
+    assert me.status_code == 200
+    data = me.get_json()
+    assert data["name"] == "张三"
+    assert [o["name"] for o in data["org_path"]] == ["东湖街道", "桂花社区", "桂花第一支部"]
+    assert "\\u" not in me.get_data(as_text=True)
+
+
+def test_bad_credentials_are_401(tree, client):
+    r = client.post("/api/v1/auth/token", json={"phone": tree.m11.phone, "password": "wrong-password"})
+    assert r.status_code == 401
+    assert error_of(r)["code"] == "invalid_credentials"
+
+
+def test_revoked_token_stops_working(tree, api_as):
+    api = api_as(tree.m11)
+    assert api.get("/api/v1/me").status_code == 200
+    assert api.delete("/api/v1/auth/token").status_code == 204
+    r = api.get("/api/v1/me")
+    assert r.status_code == 401
+    assert error_of(r)["code"] == "invalid_token"
+
+
+def test_missing_and_forged_token(app, api_as, client):
+    assert error_of(client.get("/api/v1/me"))["code"] == "invalid_token"
+    r = client.get("/api/v1/me", headers={"Authorization": "Bearer forged"})
+    assert r.status_code == 401
+
+
+def test_token_stored_hashed(tree, app, db):
+    from app.auth.models import ApiToken
+    from app.auth.services import issue_token
+
+    raw = issue_token(tree.m11, "x")
+    stored = db.session.scalars(db.select(ApiToken.token_hash)).all()
+    assert raw not in stored and len(stored[0]) == 64
+
+
+def test_create_org_admin_only(tree, api_as):
+    r = api_as(tree.admin).post("/api/v1/orgs", json={"name": "新村社区", "kind": "community", "parent_id": tree.street.id})
+    assert r.status_code == 201
+    body = r.get_json()
+    assert body["id"] and body["name"] == "新村社区" and body["parent_id"] == tree.street.id
+    r = api_as(tree.sec_c1).post("/api/v1/orgs", json={"name": "x", "kind": "branch", "parent_id": tree.c1.id})
+    assert r.status_code == 403
+    assert error_of(r)["code"] == "forbidden_role"
+
+
+def test_create_org_validation(tree, api_as, db):
+    from app.orgs.models import Org
+
+    before = db.session.scalar(db.select(db.func.count(Org.id)))
+    api = api_as(tree.admin)
+    r = api.post("/api/v1/orgs", json={"name": "", "kind": "village", "parent_id": "1"})
+    assert r.status_code == 422
+    fields = error_of(r)["fields"]
+    assert {"name", "kind", "parent_id"} <= set(fields)
+    r = api.post("/api/v1/orgs", json={"name": "孤儿支部", "kind": "branch", "parent_id": 99999})
+    assert r.status_code == 422 and "parent_id" in error_of(r)["fields"]
+    assert db.session.scalar(db.select(db.func.count(Org.id))) == before
+
+
+def test_get_org_with_children_and_counts(tree, api_as):
+    r = api_as(tree.sec_c1).get(f"/api/v1/orgs/{tree.c1.id}")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["member_count"] == 4  # sec_c1, sec_b11, m11, m12
+    assert [(c["name"], c["member_count"]) for c in body["children"]] == [("桂花第一支部", 2), ("桂花第二支部", 1)]
+
+
+def test_get_org_scope(tree, api_as):
+    assert api_as(tree.sec_c1).get(f"/api/v1/orgs/{tree.c2.id}").status_code == 403
+    assert api_as(tree.sec_b11).get(f"/api/v1/orgs/{tree.b12.id}").status_code == 403
+    assert api_as(tree.admin).get(f"/api/v1/orgs/{tree.b22.id}").status_code == 200
+    # a member sees the orgs on their own path, nothing beside it
+    assert api_as(tree.m11).get(f"/api/v1/orgs/{tree.b11.id}").status_code == 200
+    assert api_as(tree.m11).get(f"/api/v1/orgs/{tree.b12.id}").status_code == 403
+    r = api_as(tree.admin).get("/api/v1/orgs/424242")
+    assert r.status_code == 404 and error_of(r)["code"] == "org_not_found"
+
+
+def test_create_member(tree, api_as, client):
+    api = api_as(tree.sec_c1)
+    payload = {"name": "孙七", "phone": "13712345678", "password": "secret-123", "org_id": tree.b12.id, "role": "member"}
+    r = api.post("/api/v1/members", json=payload)
+    assert r.status_code == 201
+    assert r.get_json()["name"] == "孙七"
+    again = api.post("/api/v1/members", json=payload)
+    assert again.status_code == 409 and error_of(again)["code"] == "phone_taken"
+    login = client.post("/api/v1/auth/token", json={"phone": "13712345678", "password": "secret-123"})
+    assert login.status_code == 200
+
+
+def test_create_member_scope_and_roles(tree, api_as):
+    payload = {"name": "周八", "phone": "13712345679", "password": "secret-123", "org_id": tree.b21.id}
+    assert api_as(tree.sec_c1).post("/api/v1/members", json=payload).status_code == 403
+    assert api_as(tree.m11).post("/api/v1/members", json={**payload, "org_id": tree.b11.id}).status_code == 403
+    r = api_as(tree.sec_c1).post("/api/v1/members", json={**payload, "org_id": tree.b11.id, "role": "admin"})
+    assert r.status_code == 403
+    assert api_as(tree.sec_c2).post("/api/v1/members", json=payload).status_code == 201
+
+
+def test_create_member_validation_changes_nothing(tree, api_as, db):
+    from app.auth.models import User
+
+    before = db.session.scalar(db.select(db.func.count(User.id)))
+    api = api_as(tree.admin)
+    r = api.post("/api/v1/members", json={"name": "", "phone": "12345", "password": "short", "org_id": "x", "role": "boss"})
+    assert r.status_code == 422
+    assert {"name", "phone", "password", "org_id", "role"} <= set(error_of(r)["fields"])
+    r = api.post("/api/v1/members", json={"name": "吴九", "phone": "13712340000", "password": "secret-123", "org_id": 98765})
+    assert r.status_code == 422 and "org_id" in error_of(r)["fields"]
+    assert db.session.scalar(db.select(db.func.count(User.id))) == before
+
+
+def test_malformed_json_and_wrong_shapes(tree, api_as):
+    api = api_as(tree.admin)
+    r = api.post("/api/v1/orgs", data="{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and error_of(r)["code"] == "malformed_json"
+    r = api.post("/api/v1/orgs", json=[1, 2, 3])
+    assert r.status_code == 422
+    error_of(r)
+    r = api.post("/api/v1/orgs", data="name=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 422
+    error_of(r)
+
+
+def test_404_and_405_use_error_shape(tree, api_as):
+    api = api_as(tree.admin)
+    r = api.get("/api/v1/no-such-thing")
+    assert r.status_code == 404 and error_of(r)["code"] == "not_found"
+    r = api.delete("/api/v1/orgs/1")
+    assert r.status_code == 405 and error_of(r)["code"] == "method_not_allowed"
+
+
+def test_openapi_lists_the_calls(app, client):
+    r = client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    spec = r.get_json()
+    paths = spec["paths"]
+    assert "post" in paths["/api/v1/auth/token"]
+    assert "get" in paths["/api/v1/me"]
+    assert "post" in paths["/api/v1/orgs"]
+    assert "get" in paths["/api/v1/orgs/{org_id}"]
+    assert "post" in paths["/api/v1/members"]
+    schema = spec["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "$ref" in schema
+    assert "bearerAuth" in spec["components"]["securitySchemes"]
+
+
+def test_token_endpoint_rate_limited(tree, app_config):
+    from app import create_app
+
+    limited = create_app({**app_config, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3 per minute"})
+    c = limited.test_client()
+    codes = [c.post("/api/v1/auth/token", json={"phone": tree.m11.phone, "password": "bad"}).status_code for _ in range(5)]
+    assert codes[:3] == [401, 401, 401]
+    assert codes[3] == 429
+    assert c.post("/api/v1/auth/token", json={"phone": "x", "password": "y"}).get_json()["error"]["code"] == "rate_limited"
