@@ -62,13 +62,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.api import init_app as init_api
     from app.auth import api as auth_api, views as auth_views
     from app.orgs import api as orgs_api, views as orgs_views
+    from app.points import api as points_api, index_api, index_views, views as points_views
 
     api = init_api(app)
-    for blp in (auth_api.blp, orgs_api.blp):
-        csrf.exempt(blp)
+    for blp in (auth_api.blp, orgs_api.blp, points_api.blp, index_api.blp):
+        csrf.exempt(blp)  # the API authenticates with bearer tokens, never with cookies
         api.register_blueprint(blp)
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(orgs_views.bp)
+    for bp in (auth_views.bp, orgs_views.bp, points_views.bp, index_views.bp):
+        app.register_blueprint(bp)
 
     from app import cli, templating
 

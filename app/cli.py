@@ -83,7 +83,13 @@ def demo_load(if_empty: bool, seed: int) -> None:
     if if_empty and db.session.scalar(sa.select(sa.func.count(User.id))):
         click.echo("数据库中已有数据，跳过演示数据。")
         return
-    logins = load_demo(seed=seed)
+    from app.errors import DomainError
+
+    try:
+        logins = load_demo(seed=seed)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
     click.echo("演示数据已载入。演示账号（手机号 / 密码）：")
     for label, phone, password in logins:
         click.echo(f"  {label}: {phone} / {password}")

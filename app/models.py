@@ -1,3 +1,4 @@
 """Imports every feature's models so the metadata (and Alembic) sees them all."""
 from app.auth.models import ApiToken, User  # noqa: F401
 from app.orgs.models import Org  # noqa: F401
+from app.points.models import Claim, LedgerEntry, Rule  # noqa: F401

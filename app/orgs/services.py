@@ -242,3 +242,58 @@ __all__ = [
     "list_members", "update_member", "get_org", "get_user", "managed_orgs", "subtree_member_count",
     "can_manage_org",
 ]
+
+
+@dataclass
+class TreeNode:
+    """One org of a displayed tree: the org, active users in its subtree, and its children."""
+
+    org: Org
+    member_count: int
+    children: list["TreeNode"]
+
+
+def scope_tree(actor) -> list[TreeNode]:
+    """The orgs ``actor`` manages as nested nodes with subtree member counts (one query)."""
+    below = sa.orm.aliased(Org)
+    direct = (
+        sa.select(User.org_id.label("org_id"), sa.func.count(User.id).label("n"))
+        .where(User.active.is_(True))
+        .group_by(User.org_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Org, sa.func.coalesce(sa.func.sum(direct.c.n), 0))
+        .select_from(Org)
+        .outerjoin(below, below.path.startswith(Org.path))
+        .outerjoin(direct, direct.c.org_id == below.id)
+        .where(org_scope_clause(actor))
+        .group_by(Org.id)
+        .order_by(Org.path)
+    ).all()
+    nodes = {o.id: TreeNode(o, int(n), []) for o, n in rows}
+    roots: list[TreeNode] = []
+    for node in sorted(nodes.values(), key=lambda nd: nd.org.ancestor_ids):
+        parent = nodes.get(node.org.parent_id) if node.org.parent_id is not None else None
+        (parent.children if parent else roots).append(node)
+    return roots
+
+
+def edit_member(actor, member_id: int, *, name: str | None = None, role: str | None = None,
+                org_id: int | None = None, active: bool | None = None, password: str | None = None) -> User:
+    """The edit page's change: only what differs is passed on to ``update_member``.
+
+    A secretary may not touch an admin's account, even one placed inside their subtree.
+    """
+    member = get_user(member_id)
+    require_manage_org(actor, member.org)
+    if member.role == "admin" and actor.role != "admin":
+        raise Forbidden("只有管理员可以修改管理员账号。", code="forbidden_role")
+    return update_member(
+        actor, member_id,
+        name=name,
+        role=role if role != member.role else None,
+        org_id=org_id if org_id != member.org_id else None,
+        active=active if active != member.active else None,
+        password=password or None,
+    )

@@ -1,0 +1,93 @@
+"""Forms of the org and member pages. Business rules live in the services; these only parse."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
+
+from app.auth.models import ROLE_LABELS
+from app.orgs.models import ORG_KIND_LABELS
+from app.orgs.services import MIN_PASSWORD
+
+
+def int_or_none(value):
+    """Coerce a posted select value to int; anything else becomes None (the service reports it)."""
+    if value is None or isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+class IdSelectField(SelectField):
+    """A select of ids that never fails with an English coercion message."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("coerce", int_or_none)
+        kwargs.setdefault("validate_choice", False)
+        super().__init__(*args, **kwargs)
+
+
+class ChoiceRequired:
+    """The select must name something: a Chinese message instead of a blank."""
+
+    def __init__(self, message):
+        self.message = message
+
+    def __call__(self, form, field):
+        if field.data in (None, ""):
+            raise StopValidation(str(self.message))
+
+
+def org_choices(orgs, *, root_label: str | None = None) -> list[tuple[str, str]]:
+    """Options for an org select, indented by depth with full-width spaces."""
+    base = min((o.depth for o in orgs), default=0)
+    options = [("", root_label)] if root_label else []
+    options += [(str(o.id), "\u3000" * (o.depth - base) + o.name) for o in orgs]
+    return options
+
+
+def role_choices(actor) -> list[tuple[str, str]]:
+    """Secretaries may give the roles member and secretary; admins also admin."""
+    roles = ("member", "secretary", "admin") if actor.role == "admin" else ("member", "secretary")
+    return [(r, ROLE_LABELS[r]) for r in roles]
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    return list(ORG_KIND_LABELS.items())
+
+
+class OrgForm(FlaskForm):
+    name = StringField(_l("组织名称"), validators=[
+        DataRequired(_l("请填写组织名称。")), Length(max=100, message=_l("组织名称不超过100个字。"))])
+    kind = SelectField(_l("类型"), choices=kind_choices(), validate_choice=False)
+    parent_id = IdSelectField(_l("上级组织"))
+
+
+class MemberForm(FlaskForm):
+    name = StringField(_l("姓名"), validators=[
+        DataRequired(_l("请填写姓名。")), Length(max=50, message=_l("姓名不超过50个字。"))])
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号。")), Length(max=20)])
+    password = PasswordField(_l("初始密码"), validators=[
+        DataRequired(_l("请设置初始密码。")),
+        Length(min=MIN_PASSWORD, max=200, message=_l("密码至少8位。"))])
+    org_id = IdSelectField(_l("所属组织"), validators=[ChoiceRequired(_l("请选择所属组织。"))])
+    role = SelectField(_l("角色"), validate_choice=False, default="member")
+
+
+class MemberEditForm(FlaskForm):
+    name = StringField(_l("姓名"), validators=[
+        DataRequired(_l("请填写姓名。")), Length(max=50, message=_l("姓名不超过50个字。"))])
+    org_id = IdSelectField(_l("所属组织"), validators=[ChoiceRequired(_l("请选择所属组织。"))])
+    role = SelectField(_l("角色"), validate_choice=False)
+    active = BooleanField(_l("账号可用（取消勾选即停用，停用后不能登录）"))
+    password = PasswordField(_l("重置密码（不改请留空）"), validators=[
+        Optional(), Length(min=MIN_PASSWORD, max=200, message=_l("密码至少8位。"))])
+
+
+class RosterForm(FlaskForm):
+    file = FileField(_l("名单文件（.xlsx）"), validators=[FileRequired(_l("请选择要导入的 Excel 文件。"))])
+    password = PasswordField(_l("初始密码（所有导入的党员相同，首次登录后请各自修改）"), validators=[
+        InputRequired(_l("请设置初始密码。")),
+        Length(min=MIN_PASSWORD, max=200, message=_l("初始密码至少8位。"))])

@@ -1,0 +1,159 @@
+"""Writing to and verifying the append-only, hash-chained ledger.
+
+Every entry is written by ``append_entry``; nothing else inserts into ``ledger_entries``.
+``run_atomic`` wraps a unit of work that appends, retrying when another writer extended the
+chain first (the unique ``prev_hash`` makes such a race fail instead of forking the chain).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Callable, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app.extensions import db
+from app.points.models import LedgerEntry
+
+GENESIS = "0" * 64
+LEDGER_LOCK_KEY = 7_340_001  # pg_advisory_xact_lock key serializing chain appends
+ONE_DECIMAL = Decimal("0.1")
+T = TypeVar("T")
+
+
+def quantize(points) -> Decimal:
+    return Decimal(points).quantize(ONE_DECIMAL)
+
+
+def _utc_text(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def entry_digest(prev_hash: str, e) -> str:
+    """SHA-256 over the previous hash and every field that gives an entry its meaning."""
+    payload = {
+        "member_id": e.member_id,
+        "org_id": e.org_id,
+        "rule_id": e.rule_id,
+        "rule_code": e.rule_code,
+        "category": e.category,
+        "points": format(quantize(e.points), "f"),
+        "occurred_on": e.occurred_on.isoformat(),
+        "source": e.source,
+        "source_key": e.source_key,
+        "note": e.note or "",
+        "created_by_id": e.created_by_id,
+        "created_at": _utc_text(e.created_at),
+        "reverses_id": e.reverses_id,
+    }
+    text = prev_hash + json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _lock_chain() -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK_KEY})
+
+
+def last_hash() -> str:
+    return db.session.scalar(
+        sa.select(LedgerEntry.hash).order_by(LedgerEntry.id.desc()).limit(1)
+    ) or GENESIS
+
+
+def append_entry(
+    *,
+    category: str,
+    points,
+    occurred_on: date,
+    source: str,
+    source_key: str,
+    rule_code: str,
+    rule_id: int | None = None,
+    member_id: int | None = None,
+    org_id: int | None = None,
+    note: str = "",
+    created_by_id: int | None = None,
+    reverses_id: int | None = None,
+) -> LedgerEntry:
+    """Append one entry to the chain inside the current transaction (flushed, not committed)."""
+    _lock_chain()
+    entry = LedgerEntry(
+        member_id=member_id, org_id=org_id, rule_id=rule_id, rule_code=rule_code, category=category,
+        points=quantize(points), occurred_on=occurred_on, source=source, source_key=source_key,
+        note=note or "", created_by_id=created_by_id,
+        created_at=datetime.now(timezone.utc).replace(microsecond=0), reverses_id=reverses_id,
+    )
+    entry.prev_hash = last_hash()
+    entry.hash = entry_digest(entry.prev_hash, entry)
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def is_chain_race(exc: Exception) -> bool:
+    """True for the failures a concurrent append causes, which a retry resolves."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if isinstance(exc, IntegrityError):
+        return "prev_hash" in text
+    if isinstance(exc, OperationalError):
+        return "locked" in text or "busy" in text or "deadlock" in text
+    return False
+
+
+def run_atomic(work: Callable[[], T], attempts: int = 8) -> T:
+    """Run ``work`` and commit; retry from scratch when a concurrent append won the race."""
+    for attempt in range(attempts):
+        try:
+            result = work()
+            db.session.commit()
+            return result
+        except (IntegrityError, OperationalError) as exc:
+            db.session.rollback()
+            if not is_chain_race(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+        except Exception:
+            db.session.rollback()
+            raise
+    raise RuntimeError("unreachable")
+
+
+@dataclass
+class VerifyResult:
+    checked: int
+    broken_id: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_id is None
+
+
+def verify_chain(batch: int = 5000) -> VerifyResult:
+    """Walk the ledger in id order; report the first entry whose link or content does not match."""
+    prev = GENESIS
+    checked = 0
+    last_id = 0
+    while True:
+        rows = db.session.scalars(
+            sa.select(LedgerEntry).where(LedgerEntry.id > last_id).order_by(LedgerEntry.id).limit(batch)
+        ).all()
+        if not rows:
+            return VerifyResult(checked)
+        for e in rows:
+            if e.prev_hash != prev:
+                return VerifyResult(checked, e.id, "prev_hash does not match the previous entry's hash")
+            if entry_digest(prev, e) != e.hash:
+                return VerifyResult(checked, e.id, "content does not match its hash")
+            prev = e.hash
+            checked += 1
+            last_id = e.id
+        db.session.expunge_all()
