@@ -56,6 +56,11 @@ class Config:
         self.PREFERRED_URL_SCHEME = "https" if self.PRODUCTION else "http"
         self.WTF_CSRF_TIME_LIMIT = None
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # The Vanguard Index (app/points/index.py): yearly ceilings per category (a quarter uses
+        # 1/4, a month 1/12) and weights summing to 100; at most one decimal each.
+        self.INDEX_CEILINGS = {"study": 120, "service": 160, "innovation": 60, "rating": 20}
+        self.INDEX_WEIGHTS = {"study": 30, "service": 40, "innovation": 20, "rating": 10}
+        self.DUTY_REVIEW_DAYS = 3  # a claim reviewed within this many days counts as on time
         # flask-smorest / OpenAPI
         self.API_TITLE = "先锋指数 API"
         self.API_VERSION = "v1"

@@ -1,7 +1,8 @@
 """Demo data: a believable street with communities, branches, secretaries and 500+ members.
 
-``load_demo`` builds the people and the org tree, then calls each feature's demo step in turn.
-Everything is drawn from a seeded random generator, so the same seed gives the same street.
+``load_demo`` runs the demo steps in order; each step is a function taking the shared
+``DemoStreet``, and a feature adds its own demo data by adding its step to ``load_demo``.
+Everything is drawn from one seeded random generator, so the same seed gives the same street.
 """
 from __future__ import annotations
 
@@ -68,8 +69,8 @@ class DemoStreet:
     communities: list[Org] = field(default_factory=list)
     branches: list[Org] = field(default_factory=list)
     logins: list[tuple[str, str, str]] = field(default_factory=list)
-    _names: set[str] = field(default_factory=set)
-    _phones: set[str] = field(default_factory=set)
+    used_names: set[str] = field(default_factory=set)
+    used_phones: set[str] = field(default_factory=set)
 
     def person_name(self) -> str:
         """A Chinese name not used yet in this street."""
@@ -77,8 +78,8 @@ class DemoStreet:
             given = GIVEN_MALE if self.rng.random() < 0.5 else GIVEN_FEMALE
             length = 1 if self.rng.random() < 0.35 else 2
             name = self.rng.choice(SURNAMES) + "".join(self.rng.choice(given) for _ in range(length))
-            if name not in self._names:
-                self._names.add(name)
+            if name not in self.used_names:
+                self.used_names.add(name)
                 return name
         return name  # namesakes do happen on a big street
 
@@ -86,8 +87,8 @@ class DemoStreet:
         """A valid mainland mobile number not used yet."""
         while True:
             number = self.rng.choice(PHONE_PREFIXES) + f"{self.rng.randrange(10**8):08d}"
-            if number not in self._phones:
-                self._phones.add(number)
+            if number not in self.used_phones:
+                self.used_phones.add(number)
                 return number
 
 
@@ -97,9 +98,9 @@ def load_demo(seed: int = 2026) -> list[tuple[str, str, str]]:
     if taken:
         raise Conflict(f"演示账号已存在（{'、'.join(sorted(taken))}），请换一个空数据库。")
     demo = DemoStreet(rng=random.Random(seed), password_hash=hash_password(DEMO_PASSWORD))
-    demo._phones.update(db.session.scalars(sa.select(User.phone)))
-    demo._phones.update(FIXED_PHONES)
-    demo._names.update(name for _, _, name in (FIXED_ADMIN, FIXED_COMMUNITY_SECRETARY,
+    demo.used_phones.update(db.session.scalars(sa.select(User.phone)))
+    demo.used_phones.update(FIXED_PHONES)
+    demo.used_names.update(name for _, _, name in (FIXED_ADMIN, FIXED_COMMUNITY_SECRETARY,
                                                 FIXED_BRANCH_SECRETARY, FIXED_MEMBER))
 
     build_org_tree(demo)

@@ -2,3 +2,6 @@
 from app.auth.models import ApiToken, User  # noqa: F401
 from app.orgs.models import Org  # noqa: F401
 from app.points.models import Claim, LedgerEntry, Rule  # noqa: F401
+from app.contests.models import Contest, ContestOutcome, ContestSnapshot, ContestStanding  # noqa: F401
+from app.assessments.models import Assessment, AssessmentUnit  # noqa: F401
+from app.qr.models import FollowUp, QrFlag, QrTarget, Rating, ServicePost  # noqa: F401

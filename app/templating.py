@@ -6,6 +6,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_login import current_user
 
 
@@ -46,6 +47,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["iso_date"] = iso_date
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["get_locale"] = get_locale
 
 
 NAV_ITEMS: list[tuple[int, object, str, tuple[str, ...]]] = []

@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 import sqlalchemy as sa
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 
 from app import create_app
 from app.extensions import db as _db
@@ -99,9 +101,37 @@ def app_config(database_url, tmp_path):
     return {**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "UPLOAD_DIR": str(tmp_path / "uploads")}
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request starts from the test's own ``g``.
+
+    The ``app`` fixture keeps an app context pushed, and Flask reuses it for each test request, so
+    per-request caches in ``g`` (Flask-Login's current user, Flask-Babel's locale) would otherwise
+    leak from one request, or one client, into the next.
+    """
+
+    _g_base: dict | None = None
+
+    def open(self, *args, **kwargs):
+        outermost = self._g_base is None
+        if has_app_context():
+            if outermost:
+                self._g_base = dict(vars(g))
+            else:  # a redirect being followed: a new request
+                vars(g).clear()
+                vars(g).update(self._g_base)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            if outermost and self._g_base is not None:
+                vars(g).clear()
+                vars(g).update(self._g_base)
+                self._g_base = None
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
+    app.test_client_class = IsolatedClient
     ctx = app.app_context()
     ctx.push()
     yield app

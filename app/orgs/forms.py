@@ -11,6 +11,18 @@ from app.auth.models import ROLE_LABELS
 from app.orgs.models import ORG_KIND_LABELS
 from app.orgs.services import MIN_PASSWORD
 
+try:  # WTForms 3.3 wants option objects; older versions take (value, label) pairs
+    from wtforms import SelectChoice
+except ImportError:  # pragma: no cover
+    SelectChoice = None
+
+
+def as_choices(pairs):
+    """(value, label) pairs as the installed WTForms likes its select options."""
+    if SelectChoice is None:
+        return list(pairs)
+    return [SelectChoice(value, str(label)) for value, label in pairs]
+
 
 def int_or_none(value):
     """Coerce a posted select value to int; anything else becomes None (the service reports it)."""
@@ -40,22 +52,26 @@ class ChoiceRequired:
             raise StopValidation(str(self.message))
 
 
-def org_choices(orgs, *, root_label: str | None = None) -> list[tuple[str, str]]:
-    """Options for an org select, indented by depth with full-width spaces."""
+def org_options(orgs, *, root_label: str | None = None) -> list[tuple[str, str]]:
+    """(value, label) options for an org select, indented by depth with full-width spaces."""
     base = min((o.depth for o in orgs), default=0)
     options = [("", root_label)] if root_label else []
     options += [(str(o.id), "\u3000" * (o.depth - base) + o.name) for o in orgs]
     return options
 
 
-def role_choices(actor) -> list[tuple[str, str]]:
+def org_choices(orgs, *, root_label: str | None = None):
+    return as_choices(org_options(orgs, root_label=root_label))
+
+
+def role_choices(actor):
     """Secretaries may give the roles member and secretary; admins also admin."""
     roles = ("member", "secretary", "admin") if actor.role == "admin" else ("member", "secretary")
-    return [(r, ROLE_LABELS[r]) for r in roles]
+    return as_choices((r, ROLE_LABELS[r]) for r in roles)
 
 
-def kind_choices() -> list[tuple[str, str]]:
-    return list(ORG_KIND_LABELS.items())
+def kind_choices():
+    return as_choices(ORG_KIND_LABELS.items())
 
 
 class OrgForm(FlaskForm):

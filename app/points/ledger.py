@@ -57,9 +57,24 @@ def entry_digest(prev_hash: str, e) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def lock_ledger() -> None:
+    """Serialize ledger writers for the rest of the current transaction.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: take the database write lock now
+    (BEGIN IMMEDIATE) unless this transaction already writes. Call it before reading anything a
+    new entry depends on (cap room, "already reversed"), so the read and the append cannot race.
+    """
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK_KEY})
+    elif conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if not raw.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _lock_chain() -> None:
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK_KEY})
+    lock_ledger()
 
 
 def last_hash() -> str:

@@ -1,0 +1,1 @@
+"""Points race contests (积分竞位赛): participants, rollups, leaderboards, finalization."""

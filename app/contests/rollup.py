@@ -1,0 +1,272 @@
+"""Rolling the ledger into contest snapshots: one INSERT ... SELECT per contest.
+
+A snapshot is a header row (``contest_snapshots``) plus one standing per participant written by a
+single statement::
+
+    INSERT INTO contest_standings (snapshot_id, participant_id, score, rank, previous_rank)
+    SELECT :snapshot, r.participant_id, r.score * 0.01, r.rank, prev.rank
+    FROM (<participant scores ranked by app.points.ranking.rank_participants>) AS r
+    LEFT JOIN contest_standings AS prev
+      ON prev.snapshot_id = (<the contest's previous snapshot>) AND prev.participant_id = r.participant_id
+
+so the database does all the work and memory does not grow with the number of participants.
+
+Scores are exact integers until they are stored: sums of points become tenths (the index's
+``tenths_of``), a score is kept in hundredths (per capita = total / active members in the
+participant org's subtree, rounded half away from zero to 0.01), and the rank is computed on
+those integers, so SQLite (floats) and PostgreSQL (numerics) tie and rank identically.
+
+Who takes part: ``member`` contests rank every active member or secretary whose org lies in the
+scope org's subtree (the population of the Vanguard Index); ``branch`` and ``community`` contests
+rank the orgs of that kind in the subtree. An org's total is its members' entries plus the
+entries of the orgs in its subtree (as the index's org scores count them). Counted entries are
+those of the contest's categories with ``occurred_on`` between the start and ``through`` (the end
+of the period, or earlier for a day's or a month's close).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import aliased
+
+from app.auth.models import User
+from app.contests.models import Contest, ContestSnapshot, ContestStanding
+from app.extensions import db
+from app.orgs.models import Org
+from app.points.index import RANKED_ROLES, tenths_of
+from app.points.models import LedgerEntry
+from app.points.ranking import rank_participants
+
+
+def _int(value: int) -> sa.ColumnElement:
+    return sa.literal_column(str(int(value)), sa.BigInteger)
+
+
+# --------------------------------------------------------------------------- time and periods
+
+
+def local_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def local_date(value: datetime) -> date:
+    return to_utc(value).astimezone(local_tz()).date()
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after local ``day`` (its close), in UTC."""
+    return datetime.combine(day + timedelta(days=1), time.min, local_tz()).astimezone(timezone.utc)
+
+
+def rollup_minutes() -> int:
+    """The rollup interval in minutes (config ``CONTEST_ROLLUP_MINUTES``, a divisor of 60)."""
+    value = int(current_app.config.get("CONTEST_ROLLUP_MINUTES", 10) or 10)
+    return value if 0 < value <= 60 and 60 % value == 0 else 10
+
+
+def bucket_key(now: datetime, minutes: int | None = None) -> str:
+    """The local ``minutes``-wide time bucket of ``now``: ``t:2026-05-01T10:10``."""
+    minutes = minutes or rollup_minutes()
+    local = to_utc(now).astimezone(local_tz())
+    return f"t:{local:%Y-%m-%dT%H}:{local.minute // minutes * minutes:02d}"
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def _member_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
+    """(participant_id, score in hundredths) of every member taking part."""
+    owner_org = aliased(Org, name="owner_org")
+    sums = (
+        sa.select(LedgerEntry.member_id.label("member_id"), tenths_of(sa.func.sum(LedgerEntry.points)).label("t10"))
+        .join(User, User.id == LedgerEntry.member_id)
+        .join(owner_org, owner_org.id == User.org_id)
+        .where(
+            LedgerEntry.member_id.is_not(None),
+            LedgerEntry.occurred_on.between(contest.starts_on, through),
+            LedgerEntry.category.in_(contest.category_list),
+            owner_org.path.startswith(scope.path, autoescape=True),
+        )
+        .group_by(LedgerEntry.member_id)
+        .subquery("sums")
+    )
+    return (
+        sa.select(
+            User.id.label("participant_id"),
+            (sa.func.coalesce(sums.c.t10, _int(0)) * _int(10)).label("score"),
+        )
+        .join(Org, Org.id == User.org_id)
+        .outerjoin(sums, sums.c.member_id == User.id)
+        .where(
+            User.active.is_(True),
+            User.role.in_(RANKED_ROLES),
+            Org.path.startswith(scope.path, autoescape=True),
+        )
+        .subquery("scores")
+    )
+
+
+def _per_capita(t10, n) -> sa.ColumnElement:
+    """Hundredths of ``t10 / 10 / n``, rounded half away from zero; 0 without members."""
+    return sa.case(
+        (n == _int(0), _int(0)),
+        (t10 >= _int(0), (t10 * _int(20) + n) // (_int(2) * n)),
+        else_=_int(0) - ((_int(0) - t10 * _int(20) + n) // (_int(2) * n)),
+    )
+
+
+def _org_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
+    """(participant_id, score in hundredths) of every org of the contest's kind in the scope."""
+    owner = sa.func.coalesce(LedgerEntry.org_id, User.org_id)
+    owner_org = aliased(Org, name="owner_org")
+    direct = (
+        sa.select(owner.label("org_id"), tenths_of(sa.func.sum(LedgerEntry.points)).label("t10"))
+        .select_from(LedgerEntry)
+        .outerjoin(User, User.id == LedgerEntry.member_id)
+        .join(owner_org, owner_org.id == owner)
+        .where(
+            LedgerEntry.occurred_on.between(contest.starts_on, through),
+            LedgerEntry.category.in_(contest.category_list),
+            owner_org.path.startswith(scope.path, autoescape=True),
+        )
+        .group_by(owner)
+        .subquery("direct")
+    )
+    people = (
+        sa.select(User.org_id.label("org_id"), sa.func.count(User.id).label("n"))
+        .where(User.active.is_(True), User.role.in_(RANKED_ROLES))
+        .group_by(User.org_id)
+        .subquery("people")
+    )
+    target = aliased(Org, name="target")
+    below = aliased(Org, name="below")
+    totals = (
+        sa.select(
+            target.id.label("participant_id"),
+            sa.cast(sa.func.coalesce(sa.func.sum(direct.c.t10), 0), sa.BigInteger).label("t10"),
+            sa.cast(sa.func.coalesce(sa.func.sum(people.c.n), 0), sa.BigInteger).label("n"),
+        )
+        .select_from(target)
+        .join(below, below.path.startswith(target.path))
+        .outerjoin(direct, direct.c.org_id == below.id)
+        .outerjoin(people, people.c.org_id == below.id)
+        .where(target.kind == contest.participant_type, target.path.startswith(scope.path, autoescape=True))
+        .group_by(target.id)
+        .subquery("totals")
+    )
+    if contest.scoring == "per_capita":
+        score = _per_capita(totals.c.t10, totals.c.n)
+    else:
+        score = totals.c.t10 * _int(10)
+    return sa.select(totals.c.participant_id, score.label("score")).subquery("scores")
+
+
+def participant_scores(contest: Contest, through: date | None = None) -> sa.Subquery:
+    """The contest's ``(participant_id, score)`` subquery, the score in integer hundredths."""
+    scope = contest.scope_org
+    through = min(through or contest.ends_on, contest.ends_on)
+    if contest.participant_type == "member":
+        return _member_scores(contest, scope, through)
+    return _org_scores(contest, scope, through)
+
+
+def participant_count(contest: Contest) -> int:
+    """How many participants the contest has now (one query)."""
+    scores = participant_scores(contest)
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(scores)) or 0)
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def standings_insert(contest: Contest, snapshot: ContestSnapshot, through: date | None) -> sa.Insert:
+    """The one INSERT ... SELECT writing every standing of ``snapshot``."""
+    ranked = rank_participants(participant_scores(contest, through)).subquery("ranked")
+    previous_snapshot = (
+        sa.select(ContestSnapshot.id)
+        .where(
+            ContestSnapshot.contest_id == contest.id,
+            ContestSnapshot.id != snapshot.id,
+            ContestSnapshot.as_of <= snapshot.as_of,
+        )
+        .order_by(ContestSnapshot.as_of.desc(), ContestSnapshot.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    prev = aliased(ContestStanding, name="prev")
+    select = (
+        sa.select(
+            sa.literal_column(str(int(snapshot.id)), sa.Integer),
+            ranked.c.participant_id,
+            ranked.c.score * sa.literal_column("0.01", sa.Numeric(4, 2)),
+            ranked.c.rank,
+            prev.rank,
+        )
+        .select_from(ranked)
+        .outerjoin(prev, sa.and_(prev.snapshot_id == previous_snapshot,
+                                 prev.participant_id == ranked.c.participant_id))
+    )
+    return sa.insert(ContestStanding).from_select(
+        ["snapshot_id", "participant_id", "score", "rank", "previous_rank"], select
+    )
+
+
+def find_snapshot(contest_id: int, period_key: str) -> ContestSnapshot | None:
+    return db.session.scalar(
+        sa.select(ContestSnapshot).where(ContestSnapshot.contest_id == contest_id,
+                                         ContestSnapshot.period_key == period_key)
+    )
+
+
+def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datetime | None = None,
+                   through: date | None = None, published: bool = False) -> tuple[ContestSnapshot, bool]:
+    """Write the snapshot ``period_key`` of ``contest`` unless it exists; (snapshot, created).
+
+    Flushes, never commits: the caller commits (and, on an IntegrityError from a concurrent
+    writer of the same period, rolls back and reads the winner's snapshot).
+    """
+    existing = find_snapshot(contest.id, period_key)
+    if existing is not None:
+        return existing, False
+    now = utcnow()
+    as_of = to_utc(as_of or now)
+    if through is not None:
+        as_of = min(as_of, end_of_day(min(through, contest.ends_on)))
+    snapshot = ContestSnapshot(
+        contest_id=contest.id, period_key=period_key, as_of=as_of, kind=kind,
+        is_final=kind == "final", published=published or kind == "final", created_at=now,
+    )
+    db.session.add(snapshot)
+    db.session.flush()
+    db.session.execute(standings_insert(contest, snapshot, through))
+    return snapshot, True
+
+
+def prune_ticks(before: datetime) -> int:
+    """Delete tick and manual snapshots older than ``before``; day, month and final snapshots,
+    and the latest snapshot of every contest, stay. Two statements for all contests (snapshots
+    are derived data; the ledger is the truth)."""
+    later = aliased(ContestSnapshot, name="later")
+    prunable = sa.and_(
+        ContestSnapshot.kind.in_(("tick", "manual")),
+        ContestSnapshot.as_of < to_utc(before),
+        sa.exists().where(later.contest_id == ContestSnapshot.contest_id, later.as_of > ContestSnapshot.as_of),
+    )
+    db.session.execute(
+        sa.delete(ContestStanding).where(ContestStanding.snapshot_id.in_(sa.select(ContestSnapshot.id).where(prunable)))
+    )
+    result = db.session.execute(sa.delete(ContestSnapshot).where(prunable))
+    return int(result.rowcount or 0)

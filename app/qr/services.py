@@ -1,0 +1,639 @@
+"""QR ratings, the domain: targets and tokens, service posts, ratings with their abuse guards,
+burst flags and low-rating follow-ups (差评整改). Plain functions; no request object here."""
+from __future__ import annotations
+
+import time
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import aliased, joinedload, selectinload
+
+from app.auth.models import User
+from app.auth.scope import org_scope_clause, require_manage_org, require_role
+from app.errors import Conflict, Invalid, NotFound
+from app.extensions import db
+from app.orgs.models import Org, utcnow
+from app.qr import tokens
+from app.qr.models import SUBJECT_TYPES, FollowUp, QrFlag, QrTarget, Rating, ServicePost
+
+HUNDREDTH = Decimal("0.01")
+MANAGERS = ("admin", "secretary")
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+def cfg(name: str):
+    return current_app.config[name]
+
+
+def local_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
+
+
+def local_day(moment: datetime | None = None) -> date:
+    return (moment or utcnow()).astimezone(local_tz()).date()
+
+
+def local_start(day: date) -> datetime:
+    """The UTC instant a local day starts."""
+    return datetime.combine(day, dtime.min, tzinfo=local_tz()).astimezone(timezone.utc)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes (stored as UTC)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _clean_text(value, max_len: int, field: str, label: str) -> str:
+    text = "" if value is None else str(value)
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    text = text.replace("\r", "").strip()
+    if len(text) > max_len:
+        raise Invalid(_("%(label)s最多 %(n)d 个字。", label=label, n=max_len),
+                      fields={field: [_("最多 %(n)d 个字。", n=max_len)]})
+    return text
+
+
+# --- targets --------------------------------------------------------------------------------
+
+def _load_subjects():
+    """Eager loads for showing many targets (names, orgs, parents) without N+1 queries."""
+    return (
+        selectinload(QrTarget.member).joinedload(User.org).selectinload(Org.parent),
+        selectinload(QrTarget.org).selectinload(Org.parent),
+        selectinload(QrTarget.post).joinedload(ServicePost.org).selectinload(Org.parent),
+    )
+
+
+def _scoped_targets(actor):
+    """SELECT of targets joined to their managing org, limited to ``actor``'s scope."""
+    member = aliased(User)
+    post = aliased(ServicePost)
+    scope_org = aliased(Org)
+    q = (
+        sa.select(QrTarget)
+        .outerjoin(member, member.id == QrTarget.member_id)
+        .outerjoin(post, post.id == QrTarget.post_id)
+        .join(scope_org, scope_org.id == sa.func.coalesce(member.org_id, post.org_id, QrTarget.org_id))
+        .where(org_scope_clause(actor, scope_org.path))
+        .options(*_load_subjects())
+    )
+    return q, scope_org
+
+
+def token_of(target: QrTarget) -> str:
+    return tokens.derive_token(target.id, target.nonce)
+
+
+def url_of(target: QrTarget) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/r/{token_of(target)}"
+
+
+def get_target(target_id: int) -> QrTarget:
+    target = db.session.get(QrTarget, target_id) if isinstance(target_id, int) else None
+    if target is None:
+        raise NotFound(_("二维码不存在。"), code="target_not_found")
+    return target
+
+
+def manage_target(actor, target_id: int) -> QrTarget:
+    """A target the actor may manage (secretary in scope, admin)."""
+    require_role(actor, *MANAGERS)
+    target = get_target(target_id)
+    require_manage_org(actor, target.scope_org)
+    return target
+
+
+def active_target_for_token(token) -> QrTarget | None:
+    """The live target of a token; None for malformed, unknown, rotated or revoked tokens."""
+    if not tokens.well_formed(token):
+        return None
+    target = db.session.scalar(sa.select(QrTarget).where(QrTarget.token_hash == tokens.token_hash(token)))
+    if target is None or target.revoked_at is not None:
+        return None
+    return target
+
+
+def _subject(subject_type: str, subject_id) -> tuple[object, Org]:
+    if subject_type not in SUBJECT_TYPES:
+        raise Invalid(_("评价对象类型有误。"), fields={"subject_type": [_("须为党员、组织或服务岗。")]})
+    if not isinstance(subject_id, int) or isinstance(subject_id, bool) or subject_id <= 0:
+        raise Invalid(_("请选择评价对象。"), fields={"subject_id": [_("请选择评价对象。")]})
+    if subject_type == "member":
+        member = db.session.get(User, subject_id)
+        if member is None or not member.active:
+            raise NotFound(_("该党员不存在。"), code="member_not_found")
+        return member, member.org
+    if subject_type == "org":
+        org = db.session.get(Org, subject_id)
+        if org is None:
+            raise NotFound(_("该组织不存在。"), code="org_not_found")
+        return org, org
+    post = db.session.get(ServicePost, subject_id)
+    if post is None or not post.active:
+        raise NotFound(_("该服务岗不存在。"), code="post_not_found")
+    return post, post.org
+
+
+def _new_target(actor, subject_type: str, subject, label: str) -> QrTarget:
+    target = QrTarget(subject_type=subject_type, label=label, nonce=tokens.new_nonce(),
+                      token_hash="pending:" + tokens.new_nonce(), created_by_id=actor.id)
+    setattr(target, {"member": "member_id", "org": "org_id", "post": "post_id"}[subject_type], subject.id)
+    db.session.add(target)
+    db.session.flush()  # the id is part of the token
+    target.token_hash = tokens.token_hash(token_of(target))
+    return target
+
+
+def create_target(actor, subject_type: str, subject_id, label: str | None = "") -> QrTarget:
+    """A new code for a member, an org or a service post in the actor's scope."""
+    require_role(actor, *MANAGERS)
+    subject, org = _subject(subject_type, subject_id)
+    require_manage_org(actor, org)
+    label = _clean_text(label, 100, "label", _("名称"))
+    target = _new_target(actor, subject_type, subject, label)
+    db.session.commit()
+    return target
+
+
+def rotate_target(actor, target_id: int) -> QrTarget:
+    """A new token for the code: the printed old one stops working at once."""
+    target = manage_target(actor, target_id)
+    if target.revoked_at is not None:
+        raise Conflict(_("该二维码已停用，不能更换。"), code="revoked")
+    target.nonce = tokens.new_nonce()
+    target.token_hash = tokens.token_hash(token_of(target))
+    target.rotated_at = utcnow()
+    db.session.commit()
+    return target
+
+
+def revoke_target(actor, target_id: int) -> QrTarget:
+    """Stop a code for good."""
+    target = manage_target(actor, target_id)
+    if target.revoked_at is not None:
+        raise Conflict(_("该二维码已停用。"), code="revoked")
+    target.revoked_at = utcnow()
+    target.revoked_by_id = actor.id
+    db.session.commit()
+    return target
+
+
+@dataclass
+class TargetRow:
+    target: QrTarget
+    scope_org: Org
+    ratings: int
+    counted: int
+    average: Decimal | None
+    open_flags: int
+
+
+def _stats_subqueries():
+    counted_sum = sa.func.sum(sa.case((Rating.counted, Rating.stars), else_=0))
+    counted_n = sa.func.sum(sa.case((Rating.counted, 1), else_=0))
+    stats = (sa.select(Rating.target_id, sa.func.count(Rating.id).label("n"),
+                       counted_n.label("counted"), counted_sum.label("star_sum"))
+             .group_by(Rating.target_id).subquery())
+    flags = (sa.select(QrFlag.target_id, sa.func.count(QrFlag.id).label("open_flags"))
+             .where(QrFlag.cleared_at.is_(None)).group_by(QrFlag.target_id).subquery())
+    return stats, flags
+
+
+def average_of(star_sum, n) -> Decimal | None:
+    if not n:
+        return None
+    return (Decimal(int(star_sum)) / Decimal(int(n))).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
+
+
+def list_targets(actor, *, org_id: int | None = None, flagged: bool = False, active_only: bool = False,
+                 limit: int = 50, offset: int = 0) -> tuple[list[TargetRow], int]:
+    """Targets in the actor's scope (optionally under one org), newest first, with rating stats."""
+    require_role(actor, *MANAGERS)
+    q, scope_org = _scoped_targets(actor)
+    if org_id is not None:
+        under = db.session.get(Org, org_id)
+        if under is None:
+            raise NotFound(_("该组织不存在。"), code="org_not_found")
+        require_manage_org(actor, under)
+        q = q.where(scope_org.path.startswith(under.path, autoescape=True))
+    if active_only:
+        q = q.where(QrTarget.revoked_at.is_(None))
+    stats, flags = _stats_subqueries()
+    if flagged:
+        q = q.where(QrTarget.id.in_(sa.select(flags.c.target_id)))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
+    rows = db.session.execute(
+        q.add_columns(scope_org, stats.c.n, stats.c.counted, stats.c.star_sum, flags.c.open_flags)
+        .outerjoin(stats, stats.c.target_id == QrTarget.id)
+        .outerjoin(flags, flags.c.target_id == QrTarget.id)
+        .order_by(QrTarget.revoked_at.is_not(None), QrTarget.id.desc())
+        .limit(limit).offset(offset)
+    ).all()
+    return [TargetRow(t, o, n or 0, c or 0, average_of(s, c), f or 0) for t, o, n, c, s, f in rows], total
+
+
+def _subtree_orgs(actor, org_id: int) -> Org:
+    require_role(actor, *MANAGERS)
+    org = db.session.get(Org, org_id) if isinstance(org_id, int) else None
+    if org is None:
+        raise NotFound(_("该组织不存在。"), code="org_not_found")
+    require_manage_org(actor, org)
+    return org
+
+
+def ensure_member_targets(actor, org_id: int) -> int:
+    """Give every active member under ``org_id`` without a live code a new one; returns how many."""
+    org = _subtree_orgs(actor, org_id)
+    has_code = sa.select(QrTarget.member_id).where(QrTarget.member_id.is_not(None), QrTarget.revoked_at.is_(None))
+    members = db.session.scalars(
+        sa.select(User).join(Org, Org.id == User.org_id)
+        .where(Org.path.startswith(org.path, autoescape=True), User.active.is_(True),
+               User.role != "admin", User.id.not_in(has_code))
+        .order_by(Org.path, User.id)
+    ).all()
+    for member in members:
+        _new_target(actor, "member", member, "")
+    db.session.commit()
+    return len(members)
+
+
+def sheet_targets(actor, org_id: int) -> tuple[Org, list[QrTarget]]:
+    """Live codes under ``org_id`` for a sheet: the org's own and posts' first, then members."""
+    org = _subtree_orgs(actor, org_id)
+    q, scope_org = _scoped_targets(actor)
+    targets = db.session.scalars(
+        q.where(scope_org.path.startswith(org.path, autoescape=True), QrTarget.revoked_at.is_(None))
+        .order_by(scope_org.path, sa.case((QrTarget.subject_type == "org", 0),
+                                          (QrTarget.subject_type == "post", 1), else_=2), QrTarget.id)
+        .limit(2000)
+    ).all()
+    return org, list(targets)
+
+
+# --- service posts --------------------------------------------------------------------------
+
+def create_post(actor, *, name: str, org_id, address: str = "", description: str = "") -> ServicePost:
+    require_role(actor, *MANAGERS)
+    name = _clean_text(name, 100, "name", _("名称"))
+    if not name:
+        raise Invalid(_("请填写服务岗名称。"), fields={"name": [_("请填写服务岗名称。")]})
+    if not isinstance(org_id, int) or isinstance(org_id, bool):
+        raise Invalid(_("请选择所属组织。"), fields={"org_id": [_("请选择所属组织。")]})
+    org = db.session.get(Org, org_id)
+    if org is None:
+        raise NotFound(_("该组织不存在。"), code="org_not_found")
+    require_manage_org(actor, org)
+    post = ServicePost(name=name, org_id=org.id, address=_clean_text(address, 200, "address", _("地址")),
+                       description=_clean_text(description, 1000, "description", _("说明")),
+                       created_by_id=actor.id)
+    db.session.add(post)
+    db.session.commit()
+    return post
+
+
+def list_posts(actor, *, limit: int = 100, offset: int = 0) -> tuple[list[ServicePost], int]:
+    require_role(actor, *MANAGERS)
+    q = (sa.select(ServicePost).join(Org, Org.id == ServicePost.org_id)
+         .where(org_scope_clause(actor), ServicePost.active.is_(True)))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
+    posts = db.session.scalars(q.order_by(Org.path, ServicePost.id).limit(limit).offset(offset)).all()
+    return list(posts), total
+
+
+def managed_orgs(actor) -> list[Org]:
+    require_role(actor, *MANAGERS)
+    return list(db.session.scalars(sa.select(Org).where(org_scope_clause(actor)).order_by(Org.path)).all())
+
+
+def subject_choices(actor, org_id: int) -> tuple[Org, list[tuple[str, str]]]:
+    """What can get a code under one org: the org itself, its posts, its own members."""
+    org = _subtree_orgs(actor, org_id)
+    choices = [(f"org:{org.id}", _("本组织：%(name)s", name=org.name))]
+    posts = db.session.scalars(sa.select(ServicePost).where(ServicePost.org_id == org.id,
+                                                            ServicePost.active.is_(True))
+                               .order_by(ServicePost.id)).all()
+    choices += [(f"post:{p.id}", _("服务岗：%(name)s", name=p.name)) for p in posts]
+    members = db.session.scalars(sa.select(User).where(User.org_id == org.id, User.active.is_(True))
+                                 .order_by(User.name, User.id).limit(500)).all()
+    choices += [(f"member:{m.id}", _("党员：%(name)s", name=m.name)) for m in members]
+    return org, choices
+
+
+# --- ratings --------------------------------------------------------------------------------
+
+def clean_stars(value) -> int:
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) == 1:
+        value = int(value.strip())
+    if not isinstance(value, int) or not 1 <= value <= 5:
+        raise Invalid(_("请选择 1 到 5 颗星。"), fields={"stars": [_("请选择 1 到 5 颗星。")]})
+    return value
+
+
+def clean_tags(values) -> list[str]:
+    allowed = list(cfg("QR_TAGS"))
+    if values is None:
+        return []
+    if isinstance(values, str) or not isinstance(values, (list, tuple)):
+        raise Invalid(_("标签有误。"), fields={"tags": [_("标签有误。")]})
+    picked: list[str] = []
+    for value in values:
+        if not isinstance(value, str) or value not in allowed:
+            raise Invalid(_("标签有误。"), fields={"tags": [_("请从给出的标签中选择。")]})
+        if value not in picked:
+            picked.append(value)
+    return picked
+
+
+def clean_comment(value) -> str:
+    if value is not None and not isinstance(value, str):
+        raise Invalid(_("留言有误。"), fields={"comment": [_("留言有误。")]})
+    return _clean_text(value, int(cfg("QR_COMMENT_MAX")), "comment", _("留言"))
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(word in text for word in ("locked", "busy", "deadlock", "could not serialize"))
+
+
+def _insert_rating(**values) -> Rating:
+    """Insert a rating, counted while the device has counted slots left today (race-safe)."""
+    per_day = max(0, int(cfg("QR_COUNTED_PER_DAY")))
+    for _attempt in range(per_day + 3):
+        used = db.session.scalar(
+            sa.select(sa.func.count(Rating.id)).where(
+                Rating.target_id == values["target_id"], Rating.device_hash == values["device_hash"],
+                Rating.day == values["day"], Rating.counted.is_(True))
+        ) or 0
+        slot = used + 1 if used < per_day else None
+        try:
+            with db.session.begin_nested():
+                rating = Rating(**values, counted=slot is not None, count_slot=slot)
+                db.session.add(rating)
+                db.session.flush()
+            return rating
+        except IntegrityError:
+            if slot is None:
+                raise
+            # Another request took this slot a moment ago: count again.
+    rating = Rating(**values, counted=False, count_slot=None)
+    db.session.add(rating)
+    db.session.flush()
+    return rating
+
+
+def _open_followup(rating: Rating, org_id: int, now: datetime) -> FollowUp:
+    followup = FollowUp(rating_id=rating.id, target_id=rating.target_id, org_id=org_id, opened_at=now,
+                        due_at=now + timedelta(days=int(cfg("QR_FOLLOWUP_DAYS"))))
+    db.session.add(followup)
+    return followup
+
+
+def _check_burst(target_id: int, now: datetime) -> QrFlag | None:
+    """Flag the target when many ratings arrive from few devices or IPs in a short window."""
+    window = int(cfg("QR_BURST_WINDOW_MINUTES"))
+    since = now - timedelta(minutes=window)
+    n, devices, ips = db.session.execute(
+        sa.select(sa.func.count(Rating.id), sa.func.count(sa.distinct(Rating.device_hash)),
+                  sa.func.count(sa.distinct(Rating.ip_hash)))
+        .where(Rating.target_id == target_id, Rating.created_at >= since)
+    ).one()
+    sources = min(devices, ips)
+    if n < int(cfg("QR_BURST_MIN_RATINGS")) or sources > int(cfg("QR_BURST_MAX_SOURCES")):
+        return None
+    if db.session.scalar(sa.select(QrFlag.id).where(QrFlag.target_id == target_id,
+                                                    QrFlag.cleared_at.is_(None)).limit(1)):
+        return None
+    flag = QrFlag(target_id=target_id, kind="burst", ratings=n, sources=sources, window_minutes=window,
+                  created_at=now)
+    db.session.add(flag)
+    return flag
+
+
+def submit_rating(token, *, stars, tags=None, comment=None, device_id: str, ip: str | None,
+                  channel: str = "page") -> Rating:
+    """Record one resident's rating of the code ``token``.
+
+    Unknown, rotated, revoked or malformed tokens raise NotFound and store nothing. Every valid
+    rating is stored; it is counted only while the device has counted ratings left for this
+    target today (``QR_COUNTED_PER_DAY``). A counted 1-2 star rating with a comment opens a
+    follow-up for the subject org's secretary.
+    """
+    target = active_target_for_token(token)
+    if target is None:
+        raise NotFound(_("二维码无效或已停用。"), code="unknown_code")
+    stars = clean_stars(stars)
+    tags = clean_tags(tags)
+    comment = clean_comment(comment)
+    target_id, org_id = target.id, target.scope_org.id
+    now = utcnow()
+    day = local_day(now)
+    values = dict(target_id=target_id, stars=stars, tags=tags, comment=comment, day=day, channel=channel,
+                  device_hash=tokens.device_hash(device_id), ip_hash=tokens.ip_hash(ip, day), created_at=now)
+    for attempt in range(8):
+        try:
+            rating = _insert_rating(**values)
+            if rating.counted and stars <= 2 and comment:
+                _open_followup(rating, org_id, now)
+            _check_burst(target_id, now)
+            db.session.commit()
+            return rating
+        except OperationalError as exc:
+            db.session.rollback()
+            if not _is_retryable(exc) or attempt == 7:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise RuntimeError("unreachable")
+
+
+def target_ratings(actor, target_id: int, *, limit: int = 50, offset: int = 0) -> dict:
+    """A target's ratings for its secretaries: newest first, the counted average and open flags."""
+    target = manage_target(actor, target_id)
+    total, counted, star_sum = db.session.execute(
+        sa.select(sa.func.count(Rating.id), sa.func.sum(sa.case((Rating.counted, 1), else_=0)),
+                  sa.func.sum(sa.case((Rating.counted, Rating.stars), else_=0)))
+        .where(Rating.target_id == target.id)
+    ).one()
+    items = db.session.scalars(
+        sa.select(Rating).where(Rating.target_id == target.id)
+        .order_by(Rating.created_at.desc(), Rating.id.desc()).limit(limit).offset(offset)
+    ).all()
+    flags = db.session.scalars(
+        sa.select(QrFlag).where(QrFlag.target_id == target.id, QrFlag.cleared_at.is_(None))
+        .order_by(QrFlag.id.desc())
+    ).all()
+    return {"target": target, "items": list(items), "total": total or 0, "count": counted or 0,
+            "average": average_of(star_sum, counted), "flags": list(flags)}
+
+
+def clear_flag(actor, flag_id: int) -> QrFlag:
+    """The secretary has looked at a flagged burst."""
+    flag = db.session.get(QrFlag, flag_id) if isinstance(flag_id, int) else None
+    if flag is None:
+        raise NotFound(_("该提醒不存在。"), code="flag_not_found")
+    manage_target(actor, flag.target_id)
+    if flag.cleared_at is not None:
+        raise Conflict(_("该提醒已处理。"), code="already_cleared")
+    flag.cleared_at = utcnow()
+    flag.cleared_by_id = actor.id
+    db.session.commit()
+    return flag
+
+
+# --- follow-ups (差评整改) -------------------------------------------------------------------
+
+FOLLOWUP_STATUSES = ("open", "overdue", "closed", "all")
+
+
+def _scoped_followups(actor):
+    return (sa.select(FollowUp).join(Org, Org.id == FollowUp.org_id).where(org_scope_clause(actor)))
+
+
+def list_followups(actor, *, status: str = "open", limit: int = 50, offset: int = 0) -> tuple[list[FollowUp], int]:
+    """Follow-ups in scope: open ones by deadline (overdue first), closed ones newest first."""
+    require_role(actor, *MANAGERS)
+    if status not in FOLLOWUP_STATUSES:
+        raise Invalid(_("状态有误。"), fields={"status": [_("须为 open、overdue、closed 或 all。")]})
+    q = _scoped_followups(actor)
+    now = utcnow()
+    if status == "open":
+        q = q.where(FollowUp.closed_at.is_(None))
+    elif status == "overdue":
+        q = q.where(FollowUp.closed_at.is_(None), FollowUp.due_at < now)
+    elif status == "closed":
+        q = q.where(FollowUp.closed_at.is_not(None))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(q.subquery()))
+    order = ((FollowUp.closed_at.desc(), FollowUp.id.desc()) if status == "closed"
+             else (FollowUp.closed_at.is_not(None), FollowUp.due_at, FollowUp.id))
+    items = db.session.scalars(q.order_by(*order).limit(limit).offset(offset)).all()
+    return list(items), total
+
+
+def followup_counts(actor) -> dict:
+    """Open and overdue follow-ups in scope (for the secretary's overview)."""
+    require_role(actor, *MANAGERS)
+    now = utcnow()
+    open_n, overdue_n = db.session.execute(
+        sa.select(sa.func.count(FollowUp.id), sa.func.sum(sa.case((FollowUp.due_at < now, 1), else_=0)))
+        .join(Org, Org.id == FollowUp.org_id)
+        .where(org_scope_clause(actor), FollowUp.closed_at.is_(None))
+    ).one()
+    return {"open": open_n or 0, "overdue": overdue_n or 0}
+
+
+def get_followup(actor, followup_id: int) -> FollowUp:
+    require_role(actor, *MANAGERS)
+    followup = db.session.get(FollowUp, followup_id) if isinstance(followup_id, int) else None
+    if followup is None:
+        raise NotFound(_("该整改事项不存在。"), code="followup_not_found")
+    require_manage_org(actor, followup.org)
+    return followup
+
+
+def close_followup(actor, followup_id: int, action) -> FollowUp:
+    """Close a follow-up, recording what was done, by whom and when."""
+    followup = get_followup(actor, followup_id)
+    if followup.closed_at is not None:
+        raise Conflict(_("该整改事项已办结。"), code="already_closed")
+    action = _clean_text(action, 1000, "action", _("整改情况"))
+    if len(action) < 2:
+        raise Invalid(_("请写明整改情况。"), fields={"action": [_("请写明整改情况。")]})
+    followup.action = action
+    followup.closed_at = utcnow()
+    followup.closed_by_id = actor.id
+    db.session.commit()
+    return followup
+
+
+def is_overdue(followup: FollowUp, now: datetime | None = None) -> bool:
+    """Open past its deadline, or closed after it."""
+    due = aware(followup.due_at)
+    if followup.closed_at is not None:
+        return aware(followup.closed_at) > due
+    return (now or utcnow()) > due
+
+
+def followup_stats(actor_or_org, start: date, end: date, *, now: datetime | None = None) -> dict:
+    """Follow-ups opened on local days ``start``..``end`` under an org (or an actor's scope).
+
+    ``due`` counts those already past their deadline or closed; ``closed_on_time`` those closed
+    by their deadline. ``rate`` = closed_on_time / due (None when nothing was due), so a
+    follow-up still inside its deadline counts neither for nor against the secretary.
+    """
+    now = now or utcnow()
+    q = sa.select(
+        sa.func.count(FollowUp.id),
+        sa.func.sum(sa.case((FollowUp.closed_at.is_not(None), 1), else_=0)),
+        sa.func.sum(sa.case((sa.or_(FollowUp.closed_at.is_not(None), FollowUp.due_at <= now), 1), else_=0)),
+        sa.func.sum(sa.case((sa.and_(FollowUp.closed_at.is_not(None), FollowUp.closed_at <= FollowUp.due_at), 1),
+                            else_=0)),
+    ).join(Org, Org.id == FollowUp.org_id).where(
+        FollowUp.opened_at >= local_start(start), FollowUp.opened_at < local_start(end + timedelta(days=1)))
+    if isinstance(actor_or_org, int) and not isinstance(actor_or_org, bool):
+        actor_or_org = db.session.get(Org, actor_or_org)
+        if actor_or_org is None:
+            raise NotFound(_("该组织不存在。"), code="org_not_found")
+    if isinstance(actor_or_org, Org):
+        q = q.where(Org.path.startswith(actor_or_org.path, autoescape=True))
+    else:
+        q = q.where(org_scope_clause(actor_or_org))
+    opened, closed, due, on_time = db.session.execute(q).one()
+    due = due or 0
+    rate = (Decimal(on_time or 0) / Decimal(due)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP) if due else None
+    return {"opened": opened or 0, "closed": closed or 0, "due": due, "closed_on_time": on_time or 0, "rate": rate}
+
+
+def followup_closure_rate(actor_or_org, start: date, end: date) -> Decimal | None:
+    """The share (0..1, Decimal) of due follow-ups closed on time; None when none was due.
+
+    ``actor_or_org``: a secretary (their subtree), an admin (everything), an Org or an org id.
+    """
+    return followup_stats(actor_or_org, start, end)["rate"]
+
+
+# --- sheets ---------------------------------------------------------------------------------
+
+def _org_line(org: Org | None) -> str:
+    if org is None:
+        return ""
+    return f"{org.parent.name}　{org.name}" if org.parent is not None else org.name
+
+
+def sheet_item(target: QrTarget):
+    from app.qr.sheets import SheetItem
+
+    if target.subject_type == "member":
+        return SheetItem(url_of(target), target.display_name, _org_line(target.member.org))
+    if target.subject_type == "org":
+        return SheetItem(url_of(target), target.display_name, _org_line(target.org.parent) or target.org.kind_label)
+    post = target.post
+    return SheetItem(url_of(target), target.display_name, _org_line(post.org), post.address)
+
+
+def target_sheet_pdf(actor, target_id: int) -> tuple[QrTarget, bytes]:
+    """One large code on A4 for a live target in scope."""
+    from app.qr.sheets import single_sheet
+
+    target = manage_target(actor, target_id)
+    if target.revoked_at is not None:
+        raise Conflict(_("该二维码已停用，不能打印。"), code="revoked")
+    return target, single_sheet(sheet_item(target), f"扫码评价 · {target.display_name}")
+
+
+def org_sheet_pdf(actor, org_id: int) -> tuple[Org, bytes, int]:
+    """All live codes under an org, six per page."""
+    from app.qr.sheets import branch_sheet
+
+    org, targets = sheet_targets(actor, org_id)
+    return org, branch_sheet([sheet_item(t) for t in targets], f"{org.name} · 扫码评价二维码"), len(targets)

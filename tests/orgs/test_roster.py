@@ -1,0 +1,228 @@
+"""Roster import from Excel: on the page, on the command line, and every bad row reported."""
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+HEADER = ("姓名", "手机号", "所属组织", "角色")
+PW = "initpass123"
+
+
+def xlsx(rows, header=HEADER, title: str | None = None) -> io.BytesIO:
+    """An .xlsx in memory: an optional title row, the header, then ``rows``."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    if title:
+        ws.append([title])
+    if header:
+        ws.append(list(header))
+    for row in rows:
+        ws.append(list(row))
+    out = io.BytesIO()
+    wb.save(out)
+    out.seek(0)
+    return out
+
+
+def users_by_phone(db, phones):
+    from app.auth.models import User
+
+    return {u.phone: u for u in db.session.scalars(sa.select(User).where(User.phone.in_(list(phones))))}
+
+
+def user_count(db) -> int:
+    from app.auth.models import User
+
+    return db.session.scalar(sa.select(sa.func.count(User.id)))
+
+
+def problems_of(actor, data, password=PW):
+    from app.orgs.roster import RosterError, import_roster
+
+    with pytest.raises(RosterError) as info:
+        import_roster(actor, data, password)
+    return info.value.problems
+
+
+def upload(client, data, password=PW, filename="名单.xlsx"):
+    return client.post("/orgs/members/import", data={"file": (data, filename), "password": password},
+                       content_type="multipart/form-data")
+
+
+# --- good files ------------------------------------------------------------------------------
+
+def test_page_imports_every_row(tree, login_as, db, monkeypatch):
+    import app.orgs.roster as roster
+
+    calls = []
+    real_hash = roster.hash_password
+    monkeypatch.setattr(roster, "hash_password", lambda pw: calls.append(pw) or real_hash(pw))
+
+    # columns in another order, an extra column, a title row, a number-typed phone
+    header = ("备注", "手机号", "姓名", "角色", "所属组织")
+    data = xlsx([
+        ("", "13600000001", "孙一", "党员", "桂花第一支部"),
+        ("退休", 13600000002, "孙二", "", "桂花第二支部"),
+        ("", "136 0000 0003", "孙三", "书记", "东湖街道/荷花社区/荷花第一支部"),
+        ("", "13600000004", "孙四", "secretary", "荷花社区"),
+    ], header=header, title="东湖街道党员名单")
+    client = login_as(tree.admin)
+    r = upload(client, data)
+    assert r.status_code == 302
+    assert "已导入 4 名党员" in client.get(r.headers["Location"]).get_data(as_text=True)
+    found = users_by_phone(db, ["13600000001", "13600000002", "13600000003", "13600000004"])
+    assert {p: (u.name, u.org_id, u.role) for p, u in found.items()} == {
+        "13600000001": ("孙一", tree.b11.id, "member"),
+        "13600000002": ("孙二", tree.b12.id, "member"),
+        "13600000003": ("孙三", tree.b21.id, "secretary"),
+        "13600000004": ("孙四", tree.c2.id, "secretary"),
+    }
+    assert all(u.check_password(PW) for u in found.values())
+    assert calls == [PW]  # hashed once for the whole file
+    login = client.application.test_client().post("/login", data={"phone": "13600000003", "password": PW})
+    assert login.status_code == 302
+
+
+def test_cli_imports_every_row(tree, runner, db, tmp_path):
+    path = tmp_path / "roster.xlsx"
+    path.write_bytes(xlsx([
+        ("吴一", "13500000001", "桂花第一支部", "党员"),
+        ("吴二", "13500000002", "荷花第二支部", "管理员"),
+    ]).getvalue())
+    result = runner.invoke(args=["members", "import", str(path), "--password", PW])
+    assert result.exit_code == 0, result.output
+    assert "已导入 2 名党员" in result.output
+    found = users_by_phone(db, ["13500000001", "13500000002"])
+    assert found["13500000001"].org_id == tree.b11.id
+    assert found["13500000002"].role == "admin" and found["13500000002"].org_id == tree.b22.id
+
+
+def test_cli_reports_bad_rows_and_imports_nothing(tree, runner, db, tmp_path):
+    path = tmp_path / "roster.xlsx"
+    path.write_bytes(xlsx([("吴一", "13500000001", "桂花第一支部"), ("", "123", "不存在的支部")]).getvalue())
+    before = user_count(db)
+    result = runner.invoke(args=["members", "import", str(path), "--password", PW])
+    assert result.exit_code == 1
+    assert "第3行：缺少姓名" in result.stderr
+    assert "第3行：手机号“123”不是有效的11位手机号码" in result.stderr
+    assert "第3行：找不到组织“不存在的支部”" in result.stderr
+    assert user_count(db) == before
+
+
+def test_secretary_imports_within_scope(tree, db):
+    from app.orgs.roster import import_roster
+
+    users = import_roster(tree.sec_c1, xlsx([("郑一", "13300000001", "桂花第二支部", "书记")]), PW)
+    assert [(u.name, u.org_id, u.role) for u in users] == [("郑一", tree.b12.id, "secretary")]
+
+
+def test_same_name_needs_a_path(tree, make_org, db):
+    from app.orgs.roster import import_roster
+
+    make_org("第一党小组", "branch", tree.b11)
+    make_org("第一党小组", "branch", tree.b21)
+    problems = problems_of(tree.admin, xlsx([("钱一", "13300000002", "第一党小组")]))
+    assert len(problems) == 1 and problems[0][0] == 2
+    assert "有重名" in problems[0][1] and "东湖街道/桂花社区/桂花第一支部/第一党小组" in problems[0][1]
+    users = import_roster(tree.admin, xlsx([("钱一", "13300000002", "东湖街道/荷花社区/荷花第一支部/第一党小组"),
+                                            ("钱二", "13300000003", "桂花第一支部/第一党小组")]), PW)
+    assert [u.org.parent_id for u in users] == [tree.b21.id, tree.b11.id]
+
+
+# --- bad files -------------------------------------------------------------------------------
+
+def test_every_bad_row_is_reported_and_none_imported(tree, login_as, db):
+    before = user_count(db)
+    data = xlsx([
+        ("好人", "13200000001", "桂花第一支部", "党员"),          # row 2: fine
+        ("", "13200000002", "桂花第一支部", ""),                  # row 3: no name
+        ("错号", "1320000", "桂花第一支部", ""),                  # row 4: bad phone
+        ("重复甲", "13200000005", "桂花第二支部", ""),            # row 5
+        ("重复乙", "13200000005", "桂花第二支部", ""),            # row 6: same phone as row 5
+        ("老党员", tree.m21.phone, "桂花第二支部", ""),           # row 7: already registered
+        ("迷路", "13200000008", "月亮支部", ""),                  # row 8: unknown org
+        ("怪角色", "13200000009", "桂花第一支部", "队长"),        # row 9: unknown role
+        ("越权", "13200000010", "桂花第一支部", "管理员"),        # row 10: not for a secretary
+        ("跨区", "13200000011", "荷花第一支部", ""),              # row 11: out of scope
+    ])
+    r = upload(login_as(tree.sec_c1), data)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert "名单有 8 处问题，未导入任何党员" in body
+    for row, reason in [
+        (3, "缺少姓名"),
+        (4, "手机号“1320000”不是有效的11位手机号码"),
+        (6, "手机号 13200000005 在表中重复：第5行和第6行"),
+        (7, f"手机号 {tree.m21.phone} 已注册"),
+        (8, "找不到组织“月亮支部”"),
+        (9, "角色“队长”无法识别"),
+        (10, "只有管理员可以导入管理员账号"),
+        (11, "组织“荷花第一支部”不在您的管理范围内"),
+    ]:
+        assert f"第{row}行</td><td>{reason}" in body, (row, reason)
+    assert "第2行" not in body
+    assert user_count(db) == before
+    assert "13200000001" not in users_by_phone(db, ["13200000001"])
+
+
+def test_not_an_xlsx_is_rejected_readably(tree, login_as, db):
+    before = user_count(db)
+    client = login_as(tree.admin)
+    r = upload(client, io.BytesIO("姓名,手机号\n张三,13800000000\n".encode()), filename="名单.csv")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200 and "文件无法读取：请上传 Excel 的 .xlsx 文件" in body
+    r = upload(client, io.BytesIO(b"PK\x03\x04 not really a zip"), filename="名单.xlsx")
+    assert "文件无法读取" in r.get_data(as_text=True)
+    assert user_count(db) == before
+
+
+def test_missing_file_or_short_password_on_page(tree, login_as):
+    client = login_as(tree.admin)
+    r = client.post("/orgs/members/import", data={"password": PW}, content_type="multipart/form-data")
+    assert "请选择要导入的 Excel 文件" in r.get_data(as_text=True)
+    r = upload(client, xlsx([("吴一", "13500000001", "桂花第一支部")]), password="short")
+    assert "初始密码至少8位" in r.get_data(as_text=True)
+
+
+def test_no_header_no_rows_missing_column(tree):
+    assert problems_of(tree.admin, xlsx([("张三", "13100000001", "桂花第一支部")], header=None)) == [
+        (None, "找不到表头：须有一行写明“姓名”“手机号”“所属组织”（“角色”可选）。")]
+    assert "没有党员数据" in problems_of(tree.admin, xlsx([]))[0][1]
+    assert "表格是空的" in problems_of(tree.admin, xlsx([], header=None))[0][1]
+    problems = problems_of(tree.admin, xlsx([("张三", "13100000001")], header=("姓名", "手机号")))
+    assert problems == [(1, "表头缺少“所属组织”列。")]
+
+
+def test_member_cannot_import(tree):
+    from app.errors import Forbidden
+    from app.orgs.roster import import_roster
+
+    with pytest.raises(Forbidden):
+        import_roster(tree.m11, xlsx([("吴一", "13500000001", "桂花第一支部")]), PW)
+
+
+# --- the template ----------------------------------------------------------------------------
+
+def test_template_downloads_and_imports(tree, login_as, db):
+    client = login_as(tree.sec_c1)
+    r = client.get("/orgs/members/import/template.xlsx")
+    assert r.status_code == 200
+    assert r.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert "attachment" in r.headers["Content-Disposition"]
+    ws = openpyxl.load_workbook(io.BytesIO(r.data)).worksheets[0]
+    rows = [tuple(c.value for c in row) for row in ws.iter_rows(max_row=2)]
+    assert rows[0] == HEADER
+    assert rows[1][0] == "张三" and rows[1][2] == "桂花第一支部"
+    # the example row, imported as it is, is a valid roster
+    r = upload(client, io.BytesIO(r.data))
+    assert r.status_code == 302
+    assert users_by_phone(db, ["13800000000"])["13800000000"].org_id == tree.b11.id
+
+
+def test_import_page_renders(tree, login_as):
+    body = login_as(tree.sec_c1).get("/orgs/members/import").get_data(as_text=True)
+    assert "/orgs/members/import/template.xlsx" in body
+    assert 'enctype="multipart/form-data"' in body
