@@ -13,6 +13,9 @@ def init_app(app) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(members_cli)
     app.cli.add_command(demo_cli)
+    from app.points.cli import ledger_cli; app.cli.add_command(ledger_cli)  # noqa: E702
+    from app.qr.cli import qr_cli; app.cli.add_command(qr_cli)  # noqa: E702
+    from app.scheduler import scheduler_cli; app.cli.add_command(scheduler_cli)  # noqa: E702
 
 
 @click.command("create-admin")

@@ -5,3 +5,4 @@ from app.points.models import Claim, LedgerEntry, Rule  # noqa: F401
 from app.contests.models import Contest, ContestOutcome, ContestSnapshot, ContestStanding  # noqa: F401
 from app.assessments.models import Assessment, AssessmentUnit  # noqa: F401
 from app.qr.models import FollowUp, QrFlag, QrTarget, Rating, ServicePost  # noqa: F401
+from app.jobs_lock import JobLock, JobRun  # noqa: F401

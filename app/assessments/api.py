@@ -36,7 +36,14 @@ class AssessmentIn(Schema):
                             'default {"A": 0.3, "B": 0.2, "C": 0.15, "D": 0}')
 
 
-class UnitClassOut(Schema):
+class AssessmentPatch(AssessmentIn):
+    """Any subset of the settings."""
+
+    class Meta(Schema.Meta):
+        pass
+
+
+class AssessmentUnitClassOut(Schema):
     name = ma.fields.String()
     coefficient_step = Number(allow_none=True)
 
@@ -49,7 +56,7 @@ class AssessmentOut(Schema):
     unqualified_ratio = Number()
     grade_quotas = ma.fields.Dict(keys=ma.fields.String(), values=Number())
     departments = ma.fields.List(ma.fields.String())
-    unit_classes = ma.fields.List(ma.fields.Nested(UnitClassOut))
+    unit_classes = ma.fields.List(ma.fields.Nested(AssessmentUnitClassOut))
     excellent_shares = ma.fields.Dict(keys=ma.fields.String(), values=Number())
     status = ma.fields.String(metadata={"description": "draft or published"})
     unit_count = ma.fields.Integer()
@@ -62,7 +69,7 @@ class AssessmentList(Schema):
     total = ma.fields.Integer()
 
 
-class UnitIn(Schema):
+class AssessmentUnitIn(Schema):
     base = _raw("基础分 0-100")
     party_building = _raw('党建得分: a sum, or per department {"纪委": 90, "组织部": 88, ...}')
     bonus = _raw('加分: a number, or items [{"points": 2, "reason": "区级表彰"}]')
@@ -74,17 +81,17 @@ class UnitIn(Schema):
     unit_class = _raw("单位类别; units are compared only within their class")
 
 
-class ItemOut(Schema):
+class AssessmentItemOut(Schema):
     points = Number()
     reason = ma.fields.String()
 
 
-class VetoOut(Schema):
+class AssessmentVetoOut(Schema):
     item = ma.fields.String()
     reason = ma.fields.String()
 
 
-class UnitOut(Schema):
+class AssessmentUnitOut(Schema):
     org_id = ma.fields.Integer()
     name = ma.fields.String()
     unit_class = ma.fields.String()
@@ -92,22 +99,22 @@ class UnitOut(Schema):
     party_building = Number()
     party_building_parts = ma.fields.Dict(keys=ma.fields.String(), values=Number(), allow_none=True)
     bonus = Number()
-    bonus_items = ma.fields.List(ma.fields.Nested(ItemOut))
+    bonus_items = ma.fields.List(ma.fields.Nested(AssessmentItemOut))
     deductions = Number()
-    deduction_items = ma.fields.List(ma.fields.Nested(ItemOut))
+    deduction_items = ma.fields.List(ma.fields.Nested(AssessmentItemOut))
     veto = ma.fields.Boolean()
-    veto_items = ma.fields.List(ma.fields.Nested(VetoOut))
+    veto_items = ma.fields.List(ma.fields.Nested(AssessmentVetoOut))
     criticized = ma.fields.Boolean()
     criticized_reason = ma.fields.String()
     updated_at = ma.fields.DateTime()
 
 
-class UnitList(Schema):
-    items = ma.fields.List(ma.fields.Nested(UnitOut))
+class AssessmentUnitList(Schema):
+    items = ma.fields.List(ma.fields.Nested(AssessmentUnitOut))
     total = ma.fields.Integer()
 
 
-class ContestOut(Schema):
+class AssessmentContestOut(Schema):
     contest_id = ma.fields.Integer()
     title = ma.fields.String()
     place = ma.fields.Integer()
@@ -115,7 +122,7 @@ class ContestOut(Schema):
     award_ineligible = ma.fields.Boolean()
 
 
-class ResultOut(Schema):
+class AssessmentResultOut(Schema):
     org_id = ma.fields.Integer()
     name = ma.fields.String()
     unit_class = ma.fields.String()
@@ -127,10 +134,10 @@ class ResultOut(Schema):
     coefficient_step = Number()
     coefficient = Number(metadata={"description": "exact: 1 + ((N + 1) / 2 - rank) x step"})
     bonus = Number(metadata={"description": "entered bonus plus finalized contests' bonus"})
-    bonus_items = ma.fields.List(ma.fields.Nested(ItemOut))
-    contest_items = ma.fields.List(ma.fields.Nested(ContestOut))
+    bonus_items = ma.fields.List(ma.fields.Nested(AssessmentItemOut))
+    contest_items = ma.fields.List(ma.fields.Nested(AssessmentContestOut))
     deductions = Number()
-    deduction_items = ma.fields.List(ma.fields.Nested(ItemOut))
+    deduction_items = ma.fields.List(ma.fields.Nested(AssessmentItemOut))
     final = Number(metadata={"description": "base x coefficient + bonus - deductions, rounded once (2 decimals)"})
     rank = ma.fields.Integer()
     grade = ma.fields.String()
@@ -139,7 +146,7 @@ class ResultOut(Schema):
     unqualified_reasons = ma.fields.List(ma.fields.String(), metadata={"description": "criticized, below_ratio"})
     award_eligible = ma.fields.Boolean()
     veto = ma.fields.Boolean()
-    veto_items = ma.fields.List(ma.fields.Nested(VetoOut))
+    veto_items = ma.fields.List(ma.fields.Nested(AssessmentVetoOut))
     criticized = ma.fields.Boolean()
     criticized_reason = ma.fields.String()
     talk = ma.fields.Boolean(metadata={"description": "graded C or D: the unit's head is called in (约谈)"})
@@ -149,27 +156,27 @@ class ResultOut(Schema):
     explanation = ma.fields.String()
 
 
-class ResultList(Schema):
-    items = ma.fields.List(ma.fields.Nested(ResultOut))
+class AssessmentResultList(Schema):
+    items = ma.fields.List(ma.fields.Nested(AssessmentResultOut))
     total = ma.fields.Integer()
     status = ma.fields.String()
 
 
-class ResultArgs(page_args(default_limit=500, max_limit=1000)):
+class AssessmentResultArgs(page_args(default_limit=500, max_limit=1000)):
     unit_class = ma.fields.String(load_default=None)
 
 
-class MemberOut(Schema):
+class AssessmentMemberOut(Schema):
     member_id = ma.fields.Integer()
     name = ma.fields.String()
-    org_id = ma.fields.Integer()
-    index = Number(allow_none=True)
+    org_name = ma.fields.String()
+    index = Number(allow_none=True, metadata={"description": "the member's Vanguard Index of the year"})
     coefficient = Number()
-    performance = Number(allow_none=True)
+    performance = Number(allow_none=True, metadata={"description": "index x coefficient, 2 decimals"})
 
 
-class MemberList(Schema):
-    items = ma.fields.List(ma.fields.Nested(MemberOut))
+class AssessmentMemberList(Schema):
+    items = ma.fields.List(ma.fields.Nested(AssessmentMemberOut))
     total = ma.fields.Integer()
     index_available = ma.fields.Boolean()
 
@@ -244,7 +251,7 @@ def get_assessment(assessment_id):
 
 @blp.route("/assessments/<int:assessment_id>", methods=["PATCH"])
 @token_required("admin")
-@blp.arguments(AssessmentIn(partial=True))
+@blp.arguments(AssessmentPatch(partial=True))
 @blp.response(200, AssessmentOut)
 def update_assessment(data, assessment_id):
     """Change settings of a draft assessment; 409 once published."""
@@ -269,7 +276,7 @@ def reopen(assessment_id):
 
 @blp.route("/assessments/<int:assessment_id>/units", methods=["GET"])
 @token_required("admin")
-@blp.response(200, UnitList)
+@blp.response(200, AssessmentUnitList)
 def list_units(assessment_id):
     """The entered units with their scores and items."""
     units = services.list_units(current_api_user(), assessment_id)
@@ -278,8 +285,8 @@ def list_units(assessment_id):
 
 @blp.route("/assessments/<int:assessment_id>/units/<int:org_id>", methods=["PUT"])
 @token_required("admin")
-@blp.arguments(UnitIn)
-@blp.response(200, UnitOut)
+@blp.arguments(AssessmentUnitIn)
+@blp.response(200, AssessmentUnitOut)
 def put_unit(data, assessment_id, org_id):
     """Enter or replace one unit's scores; 422 on bad input or an unknown org (nothing changes)."""
     return unit_payload(services.save_unit(current_api_user(), assessment_id, org_id, data))
@@ -287,7 +294,7 @@ def put_unit(data, assessment_id, org_id):
 
 @blp.route("/assessments/<int:assessment_id>/units/<int:org_id>", methods=["GET"])
 @token_required("admin")
-@blp.response(200, UnitOut)
+@blp.response(200, AssessmentUnitOut)
 def get_unit(assessment_id, org_id):
     """One unit's entered scores."""
     return unit_payload(services.get_unit(current_api_user(), assessment_id, org_id))
@@ -304,8 +311,8 @@ def delete_unit(assessment_id, org_id):
 
 @blp.route("/assessments/<int:assessment_id>/results", methods=["GET"])
 @token_required("admin")
-@blp.arguments(ResultArgs, location="query")
-@blp.response(200, ResultList)
+@blp.arguments(AssessmentResultArgs, location="query")
+@blp.response(200, AssessmentResultList)
 def results(args, assessment_id):
     """Every unit's coefficient, final score, rank, grade and a Chinese explanation."""
     a, rows = services.results(current_api_user(), assessment_id)
@@ -317,12 +324,12 @@ def results(args, assessment_id):
 
 @blp.route("/assessments/<int:assessment_id>/units/<int:org_id>/members", methods=["GET"])
 @token_required("admin")
-@blp.response(200, MemberList)
+@blp.response(200, AssessmentMemberList)
 def direct_link(assessment_id, org_id):
     """The direct link: each member's index x the unit's coefficient."""
     _a, result, rows, available = services.direct_link(current_api_user(), assessment_id, org_id)
     return {
-        "items": [{"member_id": p.member.id, "name": p.member.name, "org_id": p.member.org_id, "index": p.index,
+        "items": [{"member_id": p.member_id, "name": p.name, "org_name": p.org_name, "index": p.index,
                    "coefficient": p.coefficient, "performance": p.performance} for p in rows],
         "total": len(rows), "index_available": available,
     }

@@ -21,7 +21,8 @@ checked by hand. The rules, as published for Dinghai district and as this produc
   then C. ``count(g) = floor(quota(g) x N)``, but at least 1 when the quota is above 0 (so a small
   class can still have one 优秀). Without a C quota every remaining qualified unit gets C; with
   one, qualified units beyond all quotas get D. Units tied on the final score share the better
-  grade, so a tie at a boundary may exceed a quota.
+  grade, so a tie at a boundary may exceed a quota; like ranks, it then uses up the places that
+  follow (A 2 places, B 1 place, finals 95, 90, 90, 85: A, A, A, then C).
 * Indirect link: the grade sets the share of the unit's people who may be graded excellent;
   allowed = floor(share x the unit's active member count).
 * Talk (约谈): units graded C or D.
@@ -311,17 +312,25 @@ def contest_text(c: ContestItem) -> str:
     return f"积分竞位赛“{c.title}”第{c.place}名"
 
 
-def bonus_text(r: UnitResult) -> str:
+def bonus_parts(r: UnitResult) -> list[str]:
+    """The terms of the bonus: entered items, then each finalized contest's bonus."""
     parts = _items_text(r.bonus_items)
     if not r.bonus_items and r.entered_bonus and r.contest_items:
         parts.append(f"录入加分 {fmt(r.entered_bonus)}")
-    parts += [f"{contest_text(c)} {fmt(c.bonus)}" for c in r.contest_items if c.bonus]
-    text = f"加分 {fmt(r.bonus)}"
-    return text + (f"（{'；'.join(parts)}）" if parts else "")
+    return parts + [f"{contest_text(c)} {fmt(c.bonus)}" for c in r.contest_items if c.bonus]
+
+
+def deduction_parts(r: UnitResult) -> list[str]:
+    return _items_text(r.deduction_items)
+
+
+def bonus_text(r: UnitResult) -> str:
+    parts = bonus_parts(r)
+    return f"加分 {fmt(r.bonus)}" + (f"（{'；'.join(parts)}）" if parts else "")
 
 
 def deduction_text(r: UnitResult) -> str:
-    parts = _items_text(r.deduction_items)
+    parts = deduction_parts(r)
     return f"扣分 {fmt(r.deductions)}" + (f"（{'；'.join(parts)}）" if parts else "")
 
 

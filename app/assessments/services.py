@@ -28,6 +28,7 @@ from app.assessments.calc import (  # noqa: F401 - the pure calculation, re-expo
     compute,
     from_snapshot,
     quota_counts,
+    round_final,
     to_snapshot,
 )
 from app.assessments.models import Assessment, AssessmentUnit
@@ -279,15 +280,12 @@ def create_assessment(actor, *, year, title, coefficient_step, unqualified_ratio
     _require_admin(actor)
     errors = FieldErrors()
     data = {"year": year, "title": title, "coefficient_step": coefficient_step,
-            "unqualified_ratio": DEFAULT_RATIO if unqualified_ratio is None else unqualified_ratio,
-            "grade_quotas": dict(DEFAULT_QUOTAS) if grade_quotas is None else grade_quotas,
+            "unqualified_ratio": Decimal(DEFAULT_RATIO) if unqualified_ratio is None else unqualified_ratio,
+            "grade_quotas": {k: Decimal(v) for k, v in DEFAULT_QUOTAS.items()} if grade_quotas is None
+            else grade_quotas,
             "departments": list(DEFAULT_DEPARTMENTS) if departments is None else departments,
             "unit_classes": unit_classes or [],
             "excellent_shares": excellent_shares or {}}
-    if isinstance(data["unqualified_ratio"], str):
-        data["unqualified_ratio"] = Decimal(data["unqualified_ratio"])
-    if grade_quotas is None:
-        data["grade_quotas"] = {k: Decimal(v) for k, v in DEFAULT_QUOTAS.items()}
     clean = _clean_settings(data, errors)
     errors.raise_if_any()
     _check_unique_title(clean["year"], clean["title"])
@@ -687,47 +685,58 @@ def results(actor, assessment_id: int) -> tuple[Assessment, list[UnitResult]]:
 
 @dataclass
 class MemberPerformance:
-    member: User
+    member_id: int
+    name: str
+    org_name: str
     index: Decimal | None
     coefficient: Decimal
-    performance: Decimal | None
+    performance: Decimal | None  # index x coefficient, rounded once to 2 decimals
 
 
-def member_index_source():
-    """The function giving a member's Vanguard Index for a year, when the points feature has one."""
+def _index_module():
+    """The Vanguard Index functions of the points feature, when present."""
     try:
-        from app.points import index as index_module  # type: ignore[attr-defined]
+        from app.points.index import Period, member_scores, tenths
     except ImportError:
         return None
-    for name in ("member_index", "index_for_member", "member_year_index"):
-        fn = getattr(index_module, name, None)
-        if callable(fn):
-            return fn
-    return None
+    return Period, member_scores, tenths
 
 
-def direct_link(actor, assessment_id: int, org_id: int) -> tuple[Assessment, UnitResult, list[MemberPerformance], bool]:
-    """Each active member of a unit with index x the unit's coefficient (the "direct link").
+def unit_members(a: Assessment, result: UnitResult) -> tuple[list[MemberPerformance], bool]:
+    """Members of one unit's subtree with their index of the year x the unit's coefficient.
 
-    The last value says whether a member index was available at all.
+    One query. The second value says whether the member index was available at all.
     """
+    org = db.session.get(Org, result.org_id)
+    if org is None:
+        return [], False
+    index = _index_module()
+    if index is None:
+        users = db.session.execute(
+            sa.select(User.id, User.name, Org.name).join(Org, User.org_id == Org.id)
+            .where(Org.path.startswith(org.path, autoescape=True), User.active.is_(True),
+                   User.role.in_(("member", "secretary")))
+            .order_by(Org.path, User.name, User.id)).all()
+        return [MemberPerformance(uid, name, org_name, None, result.coefficient, None)
+                for uid, name, org_name in users], False
+    period_cls, member_scores, tenths = index
+    scored = member_scores(period_cls("year", a.year), within=org)
+    rows = db.session.execute(
+        sa.select(scored.c.member_id, scored.c.name, scored.c.org_name, scored.c.index10)
+        .order_by(scored.c.index10.desc(), scored.c.name, scored.c.member_id)).all()
+    out = []
+    for member_id, name, org_name, index10 in rows:
+        value = tenths(index10)
+        out.append(MemberPerformance(member_id, name, org_name, value, result.coefficient,
+                                     round_final(value * result.coefficient)))
+    return out, True
+
+
+def direct_link(actor, assessment_id: int, org_id: int):
+    """(assessment, the unit's result, its members' performance, index available?)."""
     a, rows = results(actor, assessment_id)
     result = next((r for r in rows if r.org_id == org_id), None)
     if result is None:
         raise NotFound("该单位不在本考核中。", code="unit_not_found")
-    org = db.session.get(Org, org_id)
-    members = list(db.session.scalars(
-        sa.select(User).join(Org, User.org_id == Org.id)
-        .where(Org.path.startswith(org.path, autoescape=True), User.active.is_(True))
-        .order_by(Org.path, User.name, User.id)))
-    fn = member_index_source()
-    out = []
-    for m in members:
-        idx = None
-        if fn is not None:
-            value = fn(m, a.year)
-            idx = getattr(value, "index", value)
-            idx = Decimal(idx) if idx is not None else None
-        out.append(MemberPerformance(m, idx, result.coefficient,
-                                     (idx * result.coefficient) if idx is not None else None))
-    return a, result, out, fn is not None
+    members, available = unit_members(a, result)
+    return a, result, members, available

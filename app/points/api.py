@@ -45,6 +45,13 @@ class Points(ma.fields.Decimal):
         return int(number) if number == number.to_integral_value() else float(number)
 
 
+class LocalTime(ma.fields.DateTime):
+    """A stored time as ISO 8601 with the local (Asia/Shanghai) offset."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return services.iso_local(value)
+
+
 def Id(**kw):  # noqa: N802 - a field factory
     return ma.fields.Integer(strict=True, **kw)
 
@@ -80,7 +87,7 @@ class RuleOut(Schema):
     needs_approval = ma.fields.Boolean()
     evidence_required = ma.fields.Boolean()
     active = ma.fields.Boolean()
-    created_at = ma.fields.Function(lambda r: services.iso_local(r.created_at))
+    created_at = LocalTime()
 
 
 class RuleDetail(RuleOut):
@@ -122,7 +129,7 @@ def get_rule(code):
     """A rule's current version with every version (newest first)."""
     versions = services.rule_versions(code)
     current = next((r for r in versions if r.active), versions[0])
-    return {**RuleOut().dump(current), "versions": RuleOut(many=True).dump(versions)}
+    return {**{k: getattr(current, k) for k in RuleOut._declared_fields}, "versions": versions}
 
 
 @blp.route("/rules/<code>", methods=["PUT"])
@@ -148,7 +155,7 @@ class EntryOut(Schema):
     source = ma.fields.String()
     note = ma.fields.String()
     created_by_id = ma.fields.Integer(allow_none=True)
-    created_at = ma.fields.Function(lambda e: services.iso_local(e.created_at))
+    created_at = LocalTime()
     reverses_id = ma.fields.Integer(allow_none=True)
 
 
@@ -167,7 +174,7 @@ def get_entry(entry_id):
     """One ledger entry (its member, or a manager in scope)."""
     entry = services.view_entry(current_api_user(), entry_id)
     reversal = services.reversal_of(entry.id)
-    return {**EntryOut().dump(entry), "reversed_by_id": reversal.id if reversal else None}
+    return {**{k: getattr(entry, k) for k in EntryOut._declared_fields}, "reversed_by_id": reversal.id if reversal else None}
 
 
 @blp.route("/entries/<int:entry_id>/reverse", methods=["POST"])

@@ -203,3 +203,6 @@ def duty_index(actor, org_id: int | None, period: Period, *, now: datetime | Non
     require_manage_org(actor, org)
     now = now or datetime.now(timezone.utc)
     return DutyIndex(org, period, [fn(org, period, now) for _order, _key, fn in DUTY_METRICS])
+
+
+from app.qr import duty as _qr_duty  # noqa: E402,F401 - registers the QR follow-up closure rate

@@ -17,7 +17,6 @@ from app.points import index as ix
 from app.points.models import CATEGORIES, CATEGORY_LABELS, LedgerEntry, Rule
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-SOURCE_LABELS = {"claim": "申报", "award": "直接记分", "rating": "群众评议", "contest": "竞赛", "reversal": "冲正"}
 MAX_ROWS = 100_000
 BOLD = Font(bold=True)
 
@@ -57,7 +56,7 @@ def _reversal_note(e) -> str:
 def _entry_cells(e) -> list:
     return [
         e.occurred_on.isoformat(), CATEGORY_LABELS.get(e.category, e.category), e.rule_code, e.rule_title,
-        e.points, SOURCE_LABELS.get(e.source, e.source), e.note, e.created_at_local.strftime("%Y-%m-%d %H:%M"),
+        e.points, e.source_label, e.note, e.created_at_local.strftime("%Y-%m-%d %H:%M"),
         _reversal_note(e), e.id,
     ]
 
@@ -94,7 +93,7 @@ def member_workbook(actor, member_id: int, period: ix.Period) -> tuple[str, byte
         cell.font = BOLD
     for line in mp.lines:
         summary.append([line.label, line.raw, line.ceiling, line.score, line.weight, line.contribution])
-    summary.append([_("先锋指数"), None, None, None, 100, mp.index])
+    summary.append([_("合计"), None, None, None, 100, mp.index])
     summary.append([])
     summary.append([_("计算方法：各类得分封顶后按权重折算，加上扣分，不低于0，最后四舍五入保留一位小数。")])
     summary.column_dimensions["A"].width = 14

@@ -56,6 +56,15 @@ PERIOD_KINDS = ("year", "quarter", "month")
 MIN_YEAR, MAX_YEAR = 2000, 2100
 TENTH = Decimal("0.1")
 HUNDREDTH = Decimal("0.01")
+SOURCE_LABELS = {"claim": "申报", "award": "加扣分", "rating": "群众评议", "contest": "竞赛奖励", "reversal": "冲正"}
+
+
+def num(value):
+    """A Decimal as a JSON number: 5 -> 5, 2.5 -> 2.5, 2.25 -> 2.25; None stays None."""
+    if value is None:
+        return None
+    value = Decimal(value)
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 # --------------------------------------------------------------------------- periods
@@ -317,8 +326,8 @@ def round1(value: Decimal) -> Decimal:
     return value.quantize(TENTH, rounding=ROUND_HALF_UP)
 
 
-def _org_community() -> sa.Subquery:
-    """Per org: the id of its community (nearest ``community`` at or above it, else the root)."""
+def _org_community(within: Org | None = None) -> sa.Subquery:
+    """Per org (below ``within``): its community, the nearest ``community`` at or above it, else the root."""
     anc = aliased(Org)
     nearest = (
         sa.select(anc.id)
@@ -328,8 +337,11 @@ def _org_community() -> sa.Subquery:
         .correlate(Org)
         .scalar_subquery()
     )
-    return sa.select(Org.id.label("org_id"), Org.name.label("org_name"), Org.path.label("org_path"),
-                     nearest.label("community_id")).subquery("org_community")
+    stmt = sa.select(Org.id.label("org_id"), Org.name.label("org_name"), Org.path.label("org_path"),
+                     nearest.label("community_id"))
+    if within is not None:
+        stmt = stmt.where(Org.path.startswith(within.path, autoescape=True))
+    return stmt.subquery("org_community")
 
 
 def member_scores(period: Period, *, within: Org | None = None, member_id: int | None = None,
@@ -349,7 +361,7 @@ def member_scores(period: Period, *, within: Org | None = None, member_id: int |
         sums = (sums.join(User, User.id == LedgerEntry.member_id).join(Org, Org.id == User.org_id)
                 .where(Org.path.startswith(within.path, autoescape=True)))
     sums = sums.subquery("sums")
-    oc = _org_community()
+    oc = _org_community(within)
     who = in_population if member_id is None else sa.or_(in_population, User.id == member_id)
     base = (
         sa.select(
@@ -362,8 +374,6 @@ def member_scores(period: Period, *, within: Org | None = None, member_id: int |
         .outerjoin(sums, sums.c.member_id == User.id)
         .where(who)
     )
-    if within is not None:
-        base = base.where(oc.c.org_path.startswith(within.path, autoescape=True))
     base = base.subquery("base")
     t = {c: base.c[f"{c}10"] for c in CATEGORIES}
     return sa.select(*base.c, index10_expr(t, period, cfg).label("index10")).subquery("scored")
@@ -416,6 +426,10 @@ class EntryRow:
     @property
     def category_label(self) -> str:
         return CATEGORY_LABELS.get(self.category, self.category)
+
+    @property
+    def source_label(self) -> str:
+        return SOURCE_LABELS.get(self.source, self.source)
 
     @property
     def created_at_local(self) -> datetime:
@@ -498,9 +512,9 @@ class MemberPoints:
 
     def as_json(self, *, explanation: bool = True) -> dict:
         body = {
-            "index": float(self.index),
-            "total": float(self.total),
-            "by_category": {c: float(v) for c, v in self.by_category.items()},
+            "index": num(self.index),
+            "total": num(self.total),
+            "by_category": {c: num(v) for c, v in self.by_category.items()},
             "rank": {"branch": self.branch_rank, "community": self.community_rank},
             "period": self.period.as_dict(),
             "member": {"id": self.member.id, "name": self.member.name, "org_id": self.member.org_id},
@@ -539,23 +553,21 @@ def explanation_json(mp: MemberPoints) -> dict:
         "formula": "index = max(0, Σ weight × min(max(sum, 0), ceiling) / ceiling + penalty), rounded to 0.1",
         "categories": [
             {
-                "category": line.category, "label": line.label, "raw": float(line.raw),
-                "ceiling": float(line.ceiling) if line.ceiling is not None else None,
-                "score": float(line.score) if line.score is not None else None,
-                "weight": float(line.weight) if line.weight is not None else None,
-                "contribution": float(line.contribution) if line.contribution is not None else None,
+                "category": line.category, "label": line.label, "raw": num(line.raw),
+                "ceiling": num(line.ceiling), "score": num(line.score), "weight": num(line.weight),
+                "contribution": num(line.contribution),
                 "entries": [entry_json(e) for e in line.entries],
             }
             for line in mp.lines
         ],
-        "index": float(mp.index),
+        "index": num(mp.index),
     }
 
 
 def entry_json(e: EntryRow) -> dict:
     return {
         "id": e.id, "rule_code": e.rule_code, "rule_title": e.rule_title, "category": e.category,
-        "points": float(e.points), "occurred_on": e.occurred_on.isoformat(), "source": e.source,
+        "points": num(e.points), "occurred_on": e.occurred_on.isoformat(), "source": e.source,
         "note": e.note, "created_at": e.created_at_local.isoformat(), "reverses_id": e.reverses_id,
         "reversed": e.reversed, "reversed_by_id": e.reversed_by_id,
     }
@@ -604,9 +616,6 @@ def member_points(actor, member_id: int, period: Period, *, explain: bool = Fals
         branch=member.org, community=community,
         lines=explanation_lines(row, period, cfg, entries), explained=explain,
     )
-
-
-CATEGORY_FILTERS = CATEGORIES
 
 
 def member_entries(actor, member_id: int, period: Period, *, category: str | None = None,

@@ -53,6 +53,12 @@ def aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def iso_local(value: datetime | None) -> str | None:
+    """A stored time as ISO 8601 with the local offset, e.g. 2026-11-02T09:30:00+08:00."""
+    value = aware(value)
+    return value.astimezone(local_tz()).isoformat(timespec="seconds") if value is not None else None
+
+
 def _clean_text(value, max_len: int, field: str, label: str) -> str:
     text = "" if value is None else str(value)
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
@@ -497,7 +503,9 @@ FOLLOWUP_STATUSES = ("open", "overdue", "closed", "all")
 
 
 def _scoped_followups(actor):
-    return (sa.select(FollowUp).join(Org, Org.id == FollowUp.org_id).where(org_scope_clause(actor)))
+    return (sa.select(FollowUp).join(Org, Org.id == FollowUp.org_id).where(org_scope_clause(actor))
+            .options(selectinload(FollowUp.rating), selectinload(FollowUp.closed_by),
+                     selectinload(FollowUp.target).options(*_load_subjects())))
 
 
 def list_followups(actor, *, status: str = "open", limit: int = 50, offset: int = 0) -> tuple[list[FollowUp], int]:
@@ -565,21 +573,25 @@ def is_overdue(followup: FollowUp, now: datetime | None = None) -> bool:
 
 
 def followup_stats(actor_or_org, start: date, end: date, *, now: datetime | None = None) -> dict:
-    """Follow-ups opened on local days ``start``..``end`` under an org (or an actor's scope).
+    """Follow-ups opened on local days ``start``..``end`` under an org (or in an actor's scope).
 
-    ``due`` counts those already past their deadline or closed; ``closed_on_time`` those closed
-    by their deadline. ``rate`` = closed_on_time / due (None when nothing was due), so a
+    ``opened``; ``closed_on_time`` (closed by the deadline); ``closed_late``; ``overdue_open``
+    (open past the deadline); ``waiting`` (open, deadline not reached). ``due`` =
+    closed + overdue_open, and ``rate`` = closed_on_time / due (None when nothing was due): a
     follow-up still inside its deadline counts neither for nor against the secretary.
     """
-    now = now or utcnow()
-    q = sa.select(
-        sa.func.count(FollowUp.id),
-        sa.func.sum(sa.case((FollowUp.closed_at.is_not(None), 1), else_=0)),
-        sa.func.sum(sa.case((sa.or_(FollowUp.closed_at.is_not(None), FollowUp.due_at <= now), 1), else_=0)),
-        sa.func.sum(sa.case((sa.and_(FollowUp.closed_at.is_not(None), FollowUp.closed_at <= FollowUp.due_at), 1),
-                            else_=0)),
-    ).join(Org, Org.id == FollowUp.org_id).where(
-        FollowUp.opened_at >= local_start(start), FollowUp.opened_at < local_start(end + timedelta(days=1)))
+    now = (aware(now) or utcnow()).astimezone(timezone.utc)  # SQLite compares UTC text
+    closed = FollowUp.closed_at.is_not(None)
+    on_time = sa.and_(closed, FollowUp.closed_at <= FollowUp.due_at)
+    overdue_open = sa.and_(FollowUp.closed_at.is_(None), FollowUp.due_at <= now)
+
+    def count(cond):
+        return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+
+    q = (sa.select(sa.func.count(FollowUp.id), count(closed), count(on_time), count(overdue_open))
+         .join(Org, Org.id == FollowUp.org_id)
+         .where(FollowUp.opened_at >= local_start(start),
+                FollowUp.opened_at < local_start(end + timedelta(days=1))))
     if isinstance(actor_or_org, int) and not isinstance(actor_or_org, bool):
         actor_or_org = db.session.get(Org, actor_or_org)
         if actor_or_org is None:
@@ -588,10 +600,11 @@ def followup_stats(actor_or_org, start: date, end: date, *, now: datetime | None
         q = q.where(Org.path.startswith(actor_or_org.path, autoescape=True))
     else:
         q = q.where(org_scope_clause(actor_or_org))
-    opened, closed, due, on_time = db.session.execute(q).one()
-    due = due or 0
-    rate = (Decimal(on_time or 0) / Decimal(due)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP) if due else None
-    return {"opened": opened or 0, "closed": closed or 0, "due": due, "closed_on_time": on_time or 0, "rate": rate}
+    opened, n_closed, n_on_time, n_overdue = (int(v or 0) for v in db.session.execute(q).one())
+    due = n_closed + n_overdue
+    rate = (Decimal(n_on_time) / Decimal(due)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP) if due else None
+    return {"opened": opened, "closed_on_time": n_on_time, "closed_late": n_closed - n_on_time,
+            "overdue_open": n_overdue, "waiting": opened - n_closed - n_overdue, "due": due, "rate": rate}
 
 
 def followup_closure_rate(actor_or_org, start: date, end: date) -> Decimal | None:
@@ -628,7 +641,7 @@ def target_sheet_pdf(actor, target_id: int) -> tuple[QrTarget, bytes]:
     target = manage_target(actor, target_id)
     if target.revoked_at is not None:
         raise Conflict(_("该二维码已停用，不能打印。"), code="revoked")
-    return target, single_sheet(sheet_item(target), f"扫码评价 · {target.display_name}")
+    return target, single_sheet(sheet_item(target), f"扫码评价　{target.display_name}")
 
 
 def org_sheet_pdf(actor, org_id: int) -> tuple[Org, bytes, int]:
@@ -636,4 +649,4 @@ def org_sheet_pdf(actor, org_id: int) -> tuple[Org, bytes, int]:
     from app.qr.sheets import branch_sheet
 
     org, targets = sheet_targets(actor, org_id)
-    return org, branch_sheet([sheet_item(t) for t in targets], f"{org.name} · 扫码评价二维码"), len(targets)
+    return org, branch_sheet([sheet_item(t) for t in targets], f"{org.name}　扫码评价二维码"), len(targets)

@@ -49,6 +49,7 @@ def _clip(text: str, size: float, width: float) -> str:
 
 
 def _centered(c: Canvas, text: str, x: float, y: float, size: float, width: float, minimum: float = 7) -> None:
+    text = text.replace("\u00b7", "\u30fb")  # STSong-Light has no Latin middle dot
     size = _fit(text, size, width, minimum)
     text = _clip(text, size, width)
     c.setFont(FONT, size)

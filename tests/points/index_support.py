@@ -77,3 +77,34 @@ def count_queries(db):
             event.remove(engine, "before_cursor_execute", before)
 
     return counting
+
+
+class PageClient:
+    """A logged-in page client whose every request loads its own user.
+
+    The test app context outlives requests, and Flask-Login caches the user on ``g``; dropping
+    it before each request keeps two clients in one test from seeing each other's user.
+    """
+
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, path, **kw):
+        from flask import g
+
+        g.pop("_login_user", None)
+        return self.client.get(path, **kw)
+
+
+@pytest.fixture
+def page_as(login_as):
+    """``page_as(user)`` -> a PageClient logged in as ``user``."""
+    from flask import g
+
+    def make(user) -> PageClient:
+        g.pop("_login_user", None)
+        client = login_as(user)
+        g.pop("_login_user", None)
+        return PageClient(client)
+
+    return make

@@ -1,0 +1,172 @@
+"""The contests API: create, 422 with fields, scope (403), leaderboard shape and paging, rollup."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.contests.models import Contest
+from tests.contests.conftest import END, START, YEAR
+
+
+def payload(scope, **kw):
+    data = {
+        "title": f"{YEAR}年度支部积分竞位赛", "participant_type": "branch", "scope_org_id": scope.id,
+        "starts_on": START.isoformat(), "ends_on": END.isoformat(), "categories": ["study", "service"],
+        "scoring": "total", "top_bonus": {"places": 2, "points": 5}, "exclude_last": True,
+    }
+    data.update(kw)
+    return data
+
+
+def _contests(db) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Contest))
+
+
+def test_secretary_creates_a_contest_in_scope(race, api_as, db):
+    r = api_as(race.tree.sec_c1).post("/api/v1/contests", json=payload(race.c1))
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["title"] == f"{YEAR}年度支部积分竞位赛" and body["status"] == "running"
+    assert body["top_bonus"] == {"places": 2, "points": 5.0} and body["exclude_last"] is True
+    assert body["categories"] == ["study", "service"] and body["scope_org"]["name"] == "桂花社区"
+    board = api_as(race.tree.sec_c1).get(f"/api/v1/contests/{body['id']}/leaderboard").get_json()
+    assert board["total"] == 4 and board["as_of"].endswith("+08:00")  # the first board is there at once
+
+
+def test_bad_input_is_422_with_fields_and_creates_nothing(race, api_as, db):
+    api = api_as(race.tree.sec_c1)
+    cases = [
+        (payload(race.c1, starts_on=f"{YEAR}-06-01", ends_on=f"{YEAR}-05-31"), "ends_on"),
+        (payload(race.c1, scope_org_id=999999), "scope_org_id"),
+        (payload(race.c1, categories=["study", "bravery"]), "categories"),
+        (payload(race.c1, categories=[]), "categories"),
+        (payload(race.c1, scope_org_id=str(race.c1.id)), "scope_org_id"),
+        (payload(race.c1, starts_on="2026-13-01"), "starts_on"),
+        (payload(race.c1, participant_type="team"), "participant_type"),
+        (payload(race.c1, scoring="average"), "scoring"),
+        (payload(race.c1, top_bonus={"places": "2", "points": 5}), "top_bonus"),
+        (payload(race.c1, top_bonus={"places": 2, "points": 1.25}), "top_points"),
+        (payload(race.c1, title=""), "title"),
+        (payload(race.c1, participant_type="member", exclude_last=True), "exclude_last"),
+        (payload(race.b11, participant_type="community"), "participant_type"),  # no communities inside
+    ]
+    for body, field in cases:
+        r = api.post("/api/v1/contests", json=body)
+        assert r.status_code == 422, (field, r.get_json())
+        err = r.get_json()["error"]
+        assert err["code"] == "validation_error" and err["message"], field
+        assert field in err["fields"], (field, err)
+    assert _contests(db) == 0
+
+
+def test_out_of_scope_and_members_get_403(race, api_as, db):
+    t = race.tree
+    r = api_as(t.sec_c2).post("/api/v1/contests", json=payload(race.c1))
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "out_of_scope"
+    r = api_as(t.m11).post("/api/v1/contests", json=payload(race.c1))
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden_role"
+    assert api_as(None).post("/api/v1/contests", json=payload(race.c1)).status_code == 401
+    assert _contests(db) == 0
+
+
+def test_members_see_their_contests_and_others_get_403(race, make_contest, api_as, make_org):
+    t = race.tree
+    c = make_contest(t.sec_c1, race.c1, "member")
+    other = make_contest(t.sec_c2, t.c2, "member")
+    listed = api_as(t.m11).get("/api/v1/contests").get_json()
+    assert [i["id"] for i in listed["items"]] == [c.id] and listed["total"] == 1
+    assert api_as(t.m11).get(f"/api/v1/contests/{c.id}/leaderboard").status_code == 200
+    assert api_as(t.sec_b11).get(f"/api/v1/contests/{c.id}").get_json()["can_manage"] is False
+    for who in (t.m21, t.sec_c2):
+        r = api_as(who).get(f"/api/v1/contests/{c.id}/leaderboard")
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "out_of_scope"
+    for path in ("rollup", "finalize"):
+        assert api_as(t.sec_c2).post(f"/api/v1/contests/{c.id}/{path}").status_code == 403
+        assert api_as(t.sec_b11).post(f"/api/v1/contests/{c.id}/{path}").status_code == 403
+        assert api_as(t.m11).post(f"/api/v1/contests/{c.id}/{path}").status_code == 403
+    admin_ids = {i["id"] for i in api_as(t.admin).get("/api/v1/contests").get_json()["items"]}
+    assert admin_ids == {c.id, other.id}
+    assert api_as(t.m11).get("/api/v1/contests/999999").status_code == 404
+
+
+def test_leaderboard_shape_and_paging(race, make_contest, api_as):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    r = api_as(race.tree.m11).get(f"/api/v1/contests/{c.id}/leaderboard?limit=2&offset=1")
+    body = r.get_json()
+    assert r.status_code == 200 and body["total"] == 4 and body["final"] is False
+    assert body["standings"] == [
+        {"rank": 2, "participant": {"id": race.b12.id, "name": "桂花第二支部"}, "score": 10.0, "previous_rank": None},
+        {"rank": 2, "participant": {"id": race.b13.id, "name": "桂花第三支部"}, "score": 10.0, "previous_rank": None},
+    ]
+    bad = api_as(race.tree.m11).get(f"/api/v1/contests/{c.id}/leaderboard?limit=0")
+    assert bad.status_code == 422 and "limit" in bad.get_json()["error"]["fields"]
+
+
+def test_rollup_now_moves_the_board(race, make_contest, api_as, add_points):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    add_points(30, "study", member=race.m14)
+    r = api_as(race.tree.sec_c1).post(f"/api/v1/contests/{c.id}/rollup")
+    assert r.status_code == 200 and r.get_json()["snapshot"]["kind"] == "manual"
+    top = api_as(race.tree.sec_c1).get(f"/api/v1/contests/{c.id}/leaderboard?limit=1").get_json()["standings"][0]
+    assert top == {"rank": 1, "participant": {"id": race.b14.id, "name": "桂花第四支部"}, "score": 39.0,
+                   "previous_rank": 4}
+
+
+def test_finalize_then_409(race, make_contest, api_as):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"], top_places=2,
+                     top_points=5, exclude_last=True)
+    api = api_as(race.tree.sec_c1)
+    r = api.post(f"/api/v1/contests/{c.id}/finalize")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["status"] == "final"
+    assert [(o["name"], o["place"], o["bonus"], o["award_ineligible"]) for o in body["outcomes"]] == [
+        ("桂花第一支部", 1, 5.0, False), ("桂花第二支部", 2, 5.0, False), ("桂花第三支部", 2, 5.0, False),
+        ("桂花第四支部", 4, 0.0, True)]
+    again = api.post(f"/api/v1/contests/{c.id}/finalize")
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_final"
+    assert api.post(f"/api/v1/contests/{c.id}/rollup").status_code == 409
+    assert api.get(f"/api/v1/contests/{c.id}/leaderboard").get_json()["final"] is True
+
+
+def test_openapi_lists_the_contest_paths(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    for p in ("/api/v1/contests", "/api/v1/contests/{contest_id}/leaderboard",
+              "/api/v1/contests/{contest_id}/rollup", "/api/v1/contests/{contest_id}/finalize"):
+        assert p in paths
+
+
+def _grow(race, make_user, add_points, n: int) -> None:
+    for i in range(n):
+        m = make_user(race.b12 if i % 2 else race.b13, "member", f"新党员{i}")
+        add_points(i + 1, "service", member=m)
+
+
+def test_leaderboard_api_and_page_run_a_constant_number_of_statements(
+        race, make_contest, api_as, login_as, make_user, add_points, count_queries):
+    t = race.tree
+    from datetime import datetime
+
+    from app.contests import services
+
+    c = make_contest(t.sec_c1, race.c1, "member", categories=["study", "service"])
+    api = api_as(t.m12)
+    page = login_as(race.m14)  # no counted points: last, outside the top 10
+    _grow(race, make_user, add_points, 6)
+
+    services.rollup_now(t.sec_c1, c.id)
+
+    def measure():
+        with count_queries() as q1:
+            assert api.get(f"/api/v1/contests/{c.id}/leaderboard?limit=500").status_code == 200
+        with count_queries() as q2:
+            body = page.get(f"/contests/{c.id}").get_data(as_text=True)
+        return q1.count, q2.count, body
+
+    small_api, small_page, small_body = measure()
+    _grow(race, make_user, add_points, 60)
+    services.close_day(datetime.now())  # one more point on the trend chart
+    services.rollup_now(t.sec_c1, c.id)
+    big_api, big_page, big_body = measure()
+    assert "我附近的名次" in small_body and "我附近的名次" in big_body
+    assert "共14个参赛对象" in small_body and "共74个参赛对象" in big_body
+    assert (big_api, big_page) == (small_api, small_page)

@@ -1,0 +1,97 @@
+"""Finalize: frozen standings, outcomes for the annual assessment, member bonuses, 409 twice."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from app.contests import services
+from app.contests.models import ContestOutcome
+from app.errors import Conflict, Forbidden
+from app.points.models import LedgerEntry
+from tests.contests.conftest import YEAR, board
+
+D = Decimal
+
+
+def _outcomes(db, contest_id):
+    return {o.org_id: (o.year, o.place, o.bonus, o.award_ineligible) for o in db.session.scalars(
+        sa.select(ContestOutcome).where(ContestOutcome.contest_id == contest_id))}
+
+
+def test_finalize_records_bonus_for_tied_top_places_and_excludes_the_last(race, make_contest, db):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"],
+                     top_places=2, top_points=D("3.5"), exclude_last=True)
+    services.finalize(race.tree.sec_c1, c.id)
+    assert _outcomes(db, c.id) == {
+        race.b11.id: (YEAR, 1, D("3.5"), False),
+        race.b12.id: (YEAR, 2, D("3.5"), False),  # tied for 2nd: both inside the top 2
+        race.b13.id: (YEAR, 2, D("3.5"), False),
+        race.b14.id: (YEAR, 4, D("0.0"), True),
+    }
+
+
+def test_everyone_tied_at_the_last_place_is_excluded(race, make_contest, add_points, db):
+    add_points(1, "study", org=race.b14)  # b14: 9 -> 10, tied with b12 and b13
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"],
+                     top_places=1, top_points=2, exclude_last=True)
+    services.finalize(race.tree.sec_c1, c.id)
+    got = _outcomes(db, c.id)
+    assert got[race.b11.id] == (YEAR, 1, D("2.0"), False)
+    assert {got[b.id] for b in (race.b12, race.b13, race.b14)} == {(YEAR, 2, D("0.0"), True)}
+
+
+def test_without_exclude_last_nobody_is_excluded(race, make_contest, db):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"], top_places=1, top_points=2)
+    services.finalize(race.tree.sec_c1, c.id)
+    assert not any(v[3] for v in _outcomes(db, c.id).values())
+
+
+def test_finalize_freezes_the_board(race, make_contest, add_points, api_as):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"], exclude_last=True)
+    services.finalize(race.tree.sec_c1, c.id)
+    frozen = board(c.id)
+    add_points(500, "study", member=race.m14)  # b14 would now be first
+    services.rollup_running(datetime.now(timezone.utc) + timedelta(minutes=10))
+    services.close_day(datetime.now(timezone.utc) + timedelta(days=1))
+    with pytest.raises(Conflict):
+        services.rollup_now(race.tree.sec_c1, c.id)
+    assert board(c.id) == frozen
+    body = api_as(race.tree.m11).get(f"/api/v1/contests/{c.id}/leaderboard").get_json()
+    assert body["final"] is True and body["standings"][0]["participant"]["name"] == "桂花第一支部"
+    assert body["standings"][-1]["participant"]["name"] == "桂花第四支部"
+
+
+def test_second_finalize_is_409_and_changes_nothing(race, make_contest, db):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"], top_places=2, top_points=1)
+    services.finalize(race.tree.sec_c1, c.id)
+    before = _outcomes(db, c.id)
+    with pytest.raises(Conflict) as exc:
+        services.finalize(race.tree.admin, c.id)
+    assert exc.value.code == "already_final" and exc.value.status == 409
+    assert _outcomes(db, c.id) == before
+
+
+def test_finalize_needs_a_manager_of_the_scope(race, make_contest):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch")
+    for who in (race.tree.sec_c2, race.tree.sec_b11, race.tree.m11):
+        with pytest.raises(Forbidden):
+            services.finalize(who, c.id)
+
+
+def test_member_contest_bonus_becomes_ledger_entries(race, make_contest, db):
+    t = race.tree
+    c = make_contest(t.sec_c1, race.c1, "member", categories=["study", "service"], top_places=2, top_points=5)
+    services.finalize(t.sec_c1, c.id)
+    entries = db.session.execute(
+        sa.select(LedgerEntry.member_id, LedgerEntry.points, LedgerEntry.source, LedgerEntry.source_key)
+        .where(LedgerEntry.source == "contest").order_by(LedgerEntry.member_id)).all()
+    # 张三 and 周八 share first place (10 points each); 李四 is 3rd, outside the top 2
+    assert entries == sorted([
+        (t.m11.id, D("5.0"), "contest", f"contest:{c.id}:member:{t.m11.id}"),
+        (race.m13.id, D("5.0"), "contest", f"contest:{c.id}:member:{race.m13.id}"),
+    ])
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ContestOutcome)) == 0
+    assert board(c.id)[t.m11.id][:2] == (1, D("10.00"))  # the bonus does not move the frozen board

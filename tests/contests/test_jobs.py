@@ -1,0 +1,188 @@
+"""The scheduler: job registry, one run per period, locks, and two schedulers at once."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from app import scheduler
+from app.contests import rollup
+from app.contests.models import ContestSnapshot, ContestStanding
+from app.extensions import db
+from app.jobs_lock import JobRun, job_lock
+
+ROOT = Path(__file__).resolve().parents[2]
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _runs(job: str) -> list[tuple[str, str]]:
+    return db.session.execute(
+        sa.select(JobRun.period_key, JobRun.status).where(JobRun.job == job).order_by(JobRun.id)).all()
+
+
+def _tick_snapshots(contest_id: int) -> list[ContestSnapshot]:
+    return list(db.session.scalars(sa.select(ContestSnapshot).where(
+        ContestSnapshot.contest_id == contest_id, ContestSnapshot.kind == "tick")))
+
+
+def _standing_count(snapshot_id: int) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ContestStanding)
+                             .where(ContestStanding.snapshot_id == snapshot_id))
+
+
+def test_registry_lists_the_four_jobs(runner):
+    result = runner.invoke(args=["scheduler", "jobs"])
+    assert result.exit_code == 0, result.output
+    for name in ("rollup", "ratings", "nightly", "monthly"):
+        assert name in result.output
+    assert "Asia/Shanghai" in result.output and "minute=*/10" in result.output
+
+
+def test_scheduler_jobs_coalesce_one_instance_and_misfire_grace(app):
+    sched = scheduler.build_scheduler(app)
+    jobs = {j.id: j for j in sched.get_jobs()}
+    assert set(jobs) == {"rollup", "ratings", "nightly", "monthly"}
+    for job in jobs.values():
+        assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time > 0
+    assert str(sched.timezone) == "Asia/Shanghai"
+    assert "*/10" in str(jobs["rollup"].trigger)
+
+
+def test_run_once_is_keyed_on_the_ten_minute_bucket(race, make_contest, runner):
+    c = make_contest(race.tree.sec_c1, race.c1)
+    at = (datetime.now(TZ) + timedelta(minutes=10)).replace(minute=3, second=0, microsecond=0) + timedelta(hours=1)
+    first = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", at.isoformat()])
+    later_same_bucket = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", (at + timedelta(minutes=6)).isoformat()])
+    next_bucket = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", (at + timedelta(minutes=8)).isoformat()])
+    assert "done" in first.output and "skipped" in later_same_bucket.output and "done" in next_bucket.output
+    key = f"t:{at:%Y-%m-%dT%H}:00"
+    assert [s.period_key for s in _tick_snapshots(c.id)] == [key, f"t:{at:%Y-%m-%dT%H}:10"]
+    assert _runs("rollup") == [(key, "done"), (f"t:{at:%Y-%m-%dT%H}:10", "done")]
+
+
+def test_a_failed_run_is_retried_and_a_done_one_is_not(app, monkeypatch):
+    calls = []
+
+    def flaky(now):
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return "ok"
+
+    monkeypatch.setitem(scheduler.JOBS, "nightly", dataclasses.replace(scheduler.JOBS["nightly"], run=flaky))
+    now = datetime(2026, 5, 2, 0, 30, tzinfo=TZ)
+    assert scheduler.run_job("nightly", now).outcome == "failed"
+    assert scheduler.run_job("nightly", now).outcome == "done"
+    assert scheduler.run_job("nightly", now + timedelta(hours=3)).outcome == "skipped"
+    assert len(calls) == 2
+    run = db.session.scalar(sa.select(JobRun).where(JobRun.job == "nightly"))
+    assert (run.period_key, run.status, run.attempts) == ("day:2026-05-01", "done", 2)
+
+
+def test_a_held_lock_makes_the_other_process_skip(app, monkeypatch):
+    ran = []
+    monkeypatch.setitem(scheduler.JOBS, "monthly",
+                        dataclasses.replace(scheduler.JOBS["monthly"], run=lambda now: ran.append(now) or "ok"))
+    with job_lock("job:monthly") as got:
+        assert got
+        with job_lock("job:monthly") as again:  # a second holder (another connection) is refused
+            assert not again
+        result = scheduler.run_job("monthly")
+    assert result.outcome == "locked" and not ran
+    assert scheduler.run_job("monthly").outcome == "done" and len(ran) == 1  # released on exit
+
+
+def test_an_expired_lock_row_is_taken_over(app):
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL advisory locks die with their connection; no rows to expire")
+    from app.jobs_lock import JobLock
+
+    db.session.add(JobLock(name="job:rollup", holder="dead-host:1:x",
+                           acquired_at=datetime.now(timezone.utc) - timedelta(hours=2),
+                           expires_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+    db.session.commit()
+    with job_lock("job:rollup") as got:
+        assert got
+
+
+def test_two_threads_with_their_own_sessions_write_one_snapshot(race, make_contest, app):
+    c = make_contest(race.tree.sec_c1, race.c1, "member")
+    now = datetime.now(timezone.utc) + timedelta(hours=2)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def worker():
+        with app.app_context():
+            try:
+                barrier.wait()
+                outcomes.append(scheduler.run_job("rollup", now).outcome)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) in (["done", "locked"], ["done", "skipped"])
+    ticks = _tick_snapshots(c.id)
+    assert len(ticks) == 1 and _standing_count(ticks[0].id) == 8
+    assert _runs("rollup") == [(rollup.bucket_key(now), "done")]
+
+
+def test_two_scheduler_processes_started_together_write_one_snapshot_per_period(
+        race, make_contest, database_url, app):
+    branch = make_contest(race.tree.sec_c1, race.c1, "branch")
+    members = make_contest(race.tree.sec_c1, race.c1, "member")
+    at = (datetime.now(TZ) + timedelta(hours=3)).replace(second=0, microsecond=0)
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONWARNINGS": "ignore"}
+    env.pop("FLASK_APP", None)
+    cmd = [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run-once", "rollup", "--at", at.isoformat()]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    said = " ".join(out for out, _err in outputs)
+    assert said.count("] done:") == 1, said
+    db.session.expire_all()
+    key = rollup.bucket_key(at)
+    for contest, participants in ((branch, 4), (members, 8)):
+        ticks = _tick_snapshots(contest.id)
+        assert [s.period_key for s in ticks] == [key]
+        assert _standing_count(ticks[0].id) == participants
+    assert _runs("rollup") == [(key, "done")]
+
+
+def test_rating_points_flow_into_the_board_without_a_button(race, make_contest, app):
+    """The daily ratings job closes last month's QR ratings into points; the rollup counts them."""
+    from datetime import date
+
+    from app.qr import services as qr
+    from app.qr.models import Rating
+    from tests.contests.conftest import YEAR
+
+    t = race.tree
+    c = make_contest(t.sec_c1, race.c1, "member", categories=["rating"])
+    target = qr.create_target(t.sec_c1, "member", race.m14.id, "吴九")
+    db.session.add_all([
+        Rating(target_id=target.id, stars=5, counted=True, count_slot=1, device_hash=f"d{i}", ip_hash=f"i{i}",
+               day=date(YEAR, 6, 10 + i), tags=[], comment="")
+        for i in range(3)
+    ])
+    db.session.commit()
+    now = datetime(YEAR, 7, 1, 0, 10, tzinfo=TZ)
+    assert scheduler.run_job("ratings", now).outcome == "done"
+    assert scheduler.run_job("rollup", now).outcome == "done"
+    tick = rollup.find_snapshot(c.id, rollup.bucket_key(now))
+    top = db.session.execute(sa.select(ContestStanding.participant_id, ContestStanding.rank, ContestStanding.score)
+                             .where(ContestStanding.snapshot_id == tick.id, ContestStanding.rank == 1)).all()
+    # 20 rating points from the race fixture, plus (5 stars - 3) x 2 from June's QR ratings
+    assert [(pid, rank, float(score)) for pid, rank, score in top] == [(race.m14.id, 1, 24.0)]

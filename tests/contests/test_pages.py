@@ -1,0 +1,162 @@
+"""Contest pages: the phone board (top 10 + around me), hall display, create form, notice, export."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from app.contests import services
+from tests.contests.conftest import YEAR
+
+
+@pytest.fixture
+def big_race(race, make_user, add_points, make_contest):
+    """16 members in 桂花社区; 吴九 (race.m14, 第四支部) has no counted points and is outside the top 10."""
+    race.new = []
+    for i in range(8):
+        m = make_user(race.b14 if i == 7 else race.b13, "member", f"新党员{i}")
+        add_points(i + 1, "service", member=m)
+        race.new.append(m)
+    race.contest = make_contest(race.tree.sec_c1, race.c1, "member", categories=["study", "service"])
+    return race
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r"<tr class=\"([^\"]*)\"", html)
+
+
+def test_member_sees_top_10_and_the_places_around_them(big_race, login_as):
+    r = big_race
+    html = login_as(r.m14).get(f"/contests/{r.contest.id}").get_data(as_text=True)
+    assert "前十名" in html and "我附近的名次" in html and "我的名次" in html
+    top, around = html.split("我附近的名次", 1)
+    assert top.count('<td class="num rank">') == 10
+    assert 'class="mine' in around and "吴九" in around and "吴九" not in top
+    assert "my-branch" in top  # 新党员7 (8 points, 3rd) is in 吴九's branch (第四支部)
+    assert "共16个参赛对象" in html
+    assert ' style="' not in html and "<script>" not in html
+
+
+def test_arrows_show_movement_since_the_last_rollup(big_race, login_as, add_points):
+    r = big_race
+    add_points(30, "study", member=r.m14)  # from last to first
+    services.rollup_now(r.tree.sec_c1, r.contest.id)
+    html = login_as(r.m14).get(f"/contests/{r.contest.id}").get_data(as_text=True)
+    mine = html.split('aria-current="true"', 1)[1].split("</tr>", 1)[0]
+    assert "吴九" in mine and "move up" in mine and "↑12" in mine  # 13th -> 1st
+    assert "move down" in html and "我附近的名次" not in html
+
+
+def test_branch_board_marks_my_branch(race, make_contest, login_as):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    html = login_as(race.tree.m11).get(f"/contests/{c.id}").get_data(as_text=True)
+    mine = html.split('aria-current="true"', 1)[1].split("</tr>", 1)[0]
+    assert "桂花第一支部" in mine and "本单位" in mine
+    assert "桂花第一支部的名次" in html
+
+
+def test_trend_chart_is_a_server_rendered_svg(big_race, login_as):
+    r = big_race
+    tz = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(tz)
+    for days in (3, 2, 1):
+        services.close_day(today - timedelta(days=days - 1))
+    html = login_as(r.m14).get(f"/contests/{r.contest.id}").get_data(as_text=True)
+    svg = html.split('<svg class="trend"', 1)[1].split("</svg>", 1)[0]
+    assert "<polyline" in svg and "trend-line me" in svg and "吴九（我）" in svg
+
+
+def test_hall_display_refreshes_itself_and_pages(big_race, login_as):
+    r = big_race
+    c = login_as(r.tree.sec_c1)
+    first = c.get(f"/contests/{r.contest.id}/hall").get_data(as_text=True)
+    assert f'http-equiv="refresh" content="30;url=/contests/{r.contest.id}/hall?page=2"' in first
+    assert 'class="topbar"' not in first and first.count('<td class="num rank">') == 15
+    second = c.get(f"/contests/{r.contest.id}/hall?page=2").get_data(as_text=True)
+    assert f"url=/contests/{r.contest.id}/hall?page=1" in second and second.count('<td class="num rank">') == 1
+    assert c.get(f"/contests/{r.contest.id}/hall?page=9").status_code == 302
+
+
+def test_pages_are_403_outside_the_scope(big_race, login_as):
+    c = login_as(big_race.tree.sec_c2)
+    for path in ("", "/hall", "/notice", "/export.xlsx", "/standings"):
+        r = c.get(f"/contests/{big_race.contest.id}{path}")
+        assert r.status_code == 403 and "不在您的范围内" in r.get_data(as_text=True)
+
+
+def test_secretary_creates_a_contest_on_the_page(race, login_as):
+    c = login_as(race.tree.sec_c1)
+    form = c.get("/contests/new").get_data(as_text=True)
+    assert 'name="categories"' in form and 'name="csrf_token"' in form
+    data = {"title": f"{YEAR}年度支部积分竞位赛", "participant_type": "branch", "scope_org_id": str(race.c1.id),
+            "starts_on": f"{YEAR}-01-01", "ends_on": f"{YEAR}-12-31", "categories": ["study", "service"],
+            "scoring": "per_capita", "top_places": "2", "top_points": "3", "exclude_last": "y"}
+    r = c.post("/contests/new", data=data)
+    assert r.status_code == 302 and "/contests/" in r.headers["Location"]
+    page = c.get(r.headers["Location"]).get_data(as_text=True)
+    assert "桂花第三支部" in page and "10.00" in page and "人均分" in page
+
+
+def test_bad_input_on_the_page_gets_readable_chinese(race, login_as):
+    c = login_as(race.tree.sec_c1)
+    data = {"title": "竞赛", "participant_type": "branch", "scope_org_id": str(race.c1.id),
+            "starts_on": f"{YEAR}-06-01", "ends_on": f"{YEAR}-05-01", "scoring": "total",
+            "top_places": "2", "top_points": "3"}
+    r = c.post("/contests/new", data=data)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "结束日期不能早于开始日期" in html and "请至少选择一个计分类别" in html
+    r = c.post("/contests/new", data={**data, "ends_on": "不是日期", "scope_org_id": "abc"})
+    assert r.status_code == 200 and "field-error" in r.get_data(as_text=True)
+
+
+def test_finalize_page_confirms_then_freezes(race, make_contest, login_as):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"], top_places=2,
+                     top_points=2, exclude_last=True)
+    s = login_as(race.tree.sec_c1)
+    confirm = s.get(f"/contests/{c.id}/finalize").get_data(as_text=True)
+    assert "确认定稿" in confirm and "末位不得参加" in confirm
+    r = s.post(f"/contests/{c.id}/finalize")
+    assert r.status_code == 302
+    page = s.get(r.headers["Location"]).get_data(as_text=True)
+    assert "已定稿" in page and "考核加2分" in page and "末位，不得参加当年评优评先" in page
+    again = s.post(f"/contests/{c.id}/finalize", follow_redirects=True).get_data(as_text=True)
+    assert "不能重复定稿" in again
+
+
+def test_notice_for_a_published_month_and_the_final(race, make_contest, login_as):
+    tz = ZoneInfo("Asia/Shanghai")
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"], top_places=1,
+                     top_points=2, exclude_last=True)
+    services.publish_month(datetime(YEAR, 7, 1, 1, 0, tzinfo=tz))
+    m = login_as(race.tree.m11)
+    monthly = m.get(f"/contests/{c.id}/notice").get_data(as_text=True)
+    assert f"{YEAR}年6月排名情况的通报" in monthly and "桂花第四支部" in monthly
+    services.finalize(race.tree.sec_c1, c.id)
+    final = m.get(f"/contests/{c.id}/notice").get_data(as_text=True)
+    assert "最终排名情况的通报" in final and "桂花第一支部，各加2分" in final
+    assert "桂花第四支部位列末位" in final and f"{YEAR}年6月" in final  # the month stays listed
+
+
+def test_export_is_an_excel_file_of_the_whole_board(big_race, login_as):
+    r = big_race
+    resp = login_as(r.tree.sec_c1).get(f"/contests/{r.contest.id}/export.xlsx")
+    assert resp.status_code == 200 and resp.mimetype.endswith("spreadsheetml.sheet")
+    ws = openpyxl.load_workbook(io.BytesIO(resp.data)).active
+    rows = [[c for c in row] for row in ws.iter_rows(values_only=True)]
+    header = next(i for i, row in enumerate(rows) if row[0] == "名次")
+    assert rows[header][:4] == ["名次", "党员", "所属组织", "得分"]
+    data = rows[header + 1:]
+    assert len(data) == 16
+    assert data[0][0] == 1 and data[0][3] == 10.0
+    assert {row[1] for row in data if row[0] == 1} == {"张三", "周八"}
+
+
+def test_list_page_shows_my_contests(big_race, login_as):
+    html = login_as(big_race.tree.m11).get("/contests/").get_data(as_text=True)
+    assert big_race.contest.title in html and "发起竞赛" not in html
+    other = login_as(big_race.tree.sec_c2).get("/contests/").get_data(as_text=True)
+    assert big_race.contest.title not in other and "发起竞赛" in other

@@ -1,0 +1,152 @@
+"""Standings: hand-computed totals and per-capita scores, ties, reruns, previous ranks."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from app.contests import rollup, services
+from app.contests.models import ContestSnapshot, ContestStanding
+from tests.contests.conftest import board, snapshot_count
+
+D = Decimal
+
+
+def test_branch_totals_rank_with_ties(race, make_contest):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    assert board(c.id) == {
+        race.b11.id: (1, D("18.00"), None),
+        race.b12.id: (2, D("10.00"), None),
+        race.b13.id: (2, D("10.00"), None),
+        race.b14.id: (4, D("9.00"), None),
+    }
+
+
+def test_branch_per_capita_divides_by_active_members(race, make_contest):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"], scoring="per_capita")
+    assert board(c.id) == {
+        race.b13.id: (1, D("10.00"), None),
+        race.b11.id: (2, D("9.00"), None),
+        race.b14.id: (2, D("9.00"), None),
+        race.b12.id: (4, D("3.33"), None),  # 10 / 3 active members (the inactive one does not count)
+    }
+
+
+def test_member_contest_ranks_active_members_and_per_capita_equals_total(race, make_contest):
+    t = race.tree
+    expected = {
+        t.m11.id: (1, D("10.00"), None), race.m13.id: (1, D("10.00"), None),
+        t.m12.id: (3, D("6.00"), None), t.sec_b11.id: (4, D("5.00"), None),
+        t.sec_c1.id: (5, D("0.00"), None), race.m12b.id: (5, D("0.00"), None),
+        race.m12c.id: (5, D("0.00"), None), race.m14.id: (5, D("0.00"), None),
+    }
+    total = make_contest(t.sec_c1, race.c1, "member", categories=["study", "service"])
+    per_capita = make_contest(t.sec_c1, race.c1, "member", categories=["study", "service"], scoring="per_capita")
+    assert board(total.id) == expected
+    assert board(per_capita.id) == expected
+
+
+def test_counted_categories_include_penalty_when_chosen(race, make_contest):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "penalty"])
+    b = board(c.id)
+    assert {k: v[1] for k, v in b.items()} == {
+        race.b11.id: D("6.00"),  # 张三 study 10, penalty -4
+        race.b12.id: D("10.00"), race.b13.id: D("7.50"), race.b14.id: D("0.00")}
+    assert [b[k][0] for k in (race.b12.id, race.b13.id, race.b11.id, race.b14.id)] == [1, 2, 3, 4]
+
+
+def test_community_contest_sums_the_whole_subtree(race, make_contest, add_points):
+    t = race.tree
+    add_points(12, "service", member=t.m21)
+    add_points(30, "study", org=t.c2)
+    c = make_contest(t.admin, t.street, "community", categories=["study", "service"])
+    assert board(c.id) == {t.c1.id: (1, D("47.00"), None), t.c2.id: (2, D("42.00"), None)}
+
+
+def test_rerun_in_the_same_bucket_is_a_no_op_with_an_identical_snapshot(race, make_contest, add_points):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    now = datetime.now(timezone.utc) + timedelta(minutes=10)
+    first = services.rollup_running(now)
+    rows = lambda sid: _db_rows(sid)  # noqa: E731
+    snap = rollup.find_snapshot(c.id, rollup.bucket_key(now))
+    before = rows(snap.id)
+    add_points(100, "study", member=race.m14)  # lands after the bucket's snapshot was taken
+    again = services.rollup_running(now + timedelta(seconds=30))
+    assert "1 new snapshot" in first and "0 new snapshot" in again
+    assert snapshot_count(c.id) == 2  # the creation snapshot and this bucket's
+    assert rows(snap.id) == before
+
+
+def test_next_bucket_records_previous_ranks(race, make_contest, add_points):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    now = datetime.now(timezone.utc) + timedelta(minutes=10)
+    services.rollup_running(now)
+    add_points(20, "service", member=race.m14)  # b14: 9 -> 29, first place
+    services.rollup_running(now + timedelta(minutes=10))
+    assert board(c.id) == {
+        race.b14.id: (1, D("29.00"), 4),
+        race.b11.id: (2, D("18.00"), 1),
+        race.b12.id: (3, D("10.00"), 2),
+        race.b13.id: (3, D("10.00"), 2),
+    }
+    # an unchanged ledger gives the same standings again
+    services.rollup_running(now + timedelta(minutes=20))
+    assert {k: v[:2] for k, v in board(c.id).items()} == {
+        race.b14.id: (1, D("29.00")), race.b11.id: (2, D("18.00")),
+        race.b12.id: (3, D("10.00")), race.b13.id: (3, D("10.00"))}
+    assert all(v[0] == v[2] for v in board(c.id).values())
+
+
+def test_rollup_runs_one_insert_select_for_the_standings(race, make_contest, count_queries):
+    c = make_contest(race.tree.sec_c1, race.c1, "member", categories=["study", "service"])
+    now = datetime.now(timezone.utc) + timedelta(minutes=10)
+    with count_queries() as q:
+        services.rollup_running(now)
+    inserts = [s for s in q.statements if s.lstrip().upper().startswith("INSERT INTO CONTEST_STANDINGS")]
+    assert len(inserts) == 1 and "RANK() OVER" in inserts[0].upper()
+    assert snapshot_count(c.id) == 2
+
+
+def test_nightly_close_and_monthly_publication_count_only_their_days(race, make_contest, add_points, app):
+    from tests.contests.conftest import YEAR
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    add_points(50, "study", member=race.m14, day=date(YEAR, 6, 15))
+    tz = ZoneInfo("Asia/Shanghai")
+    services.close_day(datetime(YEAR, 6, 2, 0, 30, tzinfo=tz))  # closes June 1
+    services.publish_month(datetime(YEAR, 7, 1, 1, 0, tzinfo=tz))  # publishes June
+    day = rollup.find_snapshot(c.id, f"day:{YEAR}-06-01")
+    month = rollup.find_snapshot(c.id, f"month:{YEAR}-06")
+    assert day.kind == "day" and not day.published
+    assert month.kind == "month" and month.published
+    scores = lambda s: {r[0]: r[2] for r in _db_rows(s.id)}  # noqa: E731
+    assert scores(day)[race.b14.id] == D("9.00")  # the June 15 entry is after June 1
+    assert scores(month)[race.b14.id] == D("59.00")
+    assert rollup.local_date(day.as_of) == date(YEAR, 6, 2)  # as of the close of June 1
+
+
+def _db_rows(snapshot_id: int):
+    from app.extensions import db
+
+    return db.session.execute(
+        sa.select(ContestStanding.participant_id, ContestStanding.rank, ContestStanding.score,
+                  ContestStanding.previous_rank)
+        .where(ContestStanding.snapshot_id == snapshot_id).order_by(ContestStanding.participant_id)
+    ).all()
+
+
+def test_prune_keeps_closes_and_the_latest_snapshot(race, make_contest):
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    now = datetime.now(timezone.utc)
+    services.rollup_running(now + timedelta(minutes=10))
+    services.rollup_running(now + timedelta(minutes=20))
+    from app.extensions import db
+
+    removed = rollup.prune_ticks(now + timedelta(days=1))
+    db.session.commit()
+    kinds = db.session.scalars(sa.select(ContestSnapshot.kind).where(ContestSnapshot.contest_id == c.id)).all()
+    assert removed == 2 and kinds == ["tick"]  # the creation snapshot and the older tick went
+    assert len(board(c.id)) == 4

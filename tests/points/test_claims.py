@@ -1,0 +1,192 @@
+"""Claims (申报) through the API: submit, the review queue, approve once, reject with a reason."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from app.points import services
+from app.points.models import Claim, LedgerEntry
+
+TODAY = date(2026, 4, 15)
+
+
+def error_of(response):
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    assert isinstance(body["error"]["code"], str) and isinstance(body["error"]["message"], str)
+    return body["error"]
+
+
+def add_rule(admin, code, category="study", points=2, **kw):
+    """A rule through the service, as an admin would add it."""
+    values = dict(code=code, category=category, title=kw.pop("title", f"细则{code}"), points=points)
+    values.update(kw)
+    return services.create_rule(admin, services.RuleInput(**values))
+
+
+def freeze_today(monkeypatch, day: date, hour_utc: int = 4) -> None:
+    """Make services.local_today() answer ``day`` (noon in Shanghai at 04:00 UTC)."""
+    monkeypatch.setattr(services, "utc_now", lambda: datetime(day.year, day.month, day.day, hour_utc, tzinfo=timezone.utc))
+
+
+def count(db, model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+@pytest.fixture
+def rules(tree):
+    return {
+        "shyk": add_rule(tree.admin, "shyk", "study", 2, title="参加“三会一课”"),
+        "xxqg": add_rule(tree.admin, "xxqg", "study", 1, title="学习强国每日积分", daily_cap=5, needs_approval=False),
+        "award": add_rule(tree.admin, "award", "innovation", 15, title="获区级以上表彰", evidence_required=True),
+        "absent": add_rule(tree.admin, "absent", "penalty", -5, title="无故缺席组织生活"),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _today(monkeypatch):
+    freeze_today(monkeypatch, TODAY)
+
+
+def submit(api, code="shyk", on="2026-04-14", note="参加支部党员大会"):
+    return api.post("/api/v1/claims", json={"rule_code": code, "occurred_on": on, "note": note})
+
+
+def test_member_submits_and_secretary_approves(tree, rules, api_as, db):
+    r = submit(api_as(tree.m11))
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["status"] == "pending" and isinstance(body["id"], int)
+    assert body["rule_code"] == "shyk" and body["points"] == 2 and body["occurred_on"] == "2026-04-14"
+
+    queue = api_as(tree.sec_b11).get("/api/v1/claims?status=pending")
+    assert queue.status_code == 200
+    assert [c["id"] for c in queue.get_json()["items"]] == [body["id"]]
+    assert queue.get_json()["total"] == 1
+
+    r = api_as(tree.sec_b11).post(f"/api/v1/claims/{body['id']}/approve")
+    assert r.status_code == 200, r.get_json()
+    entry = r.get_json()
+    assert entry["member_id"] == tree.m11.id and entry["org_id"] is None
+    assert entry["rule_code"] == "shyk" and entry["category"] == "study"
+    assert entry["points"] == 2 and entry["occurred_on"] == "2026-04-14"
+    assert entry["source"] == "claim" and entry["note"] == "参加支部党员大会" and entry["reverses_id"] is None
+    assert entry["created_at"].endswith("+08:00")
+
+    again = api_as(tree.sec_c1).post(f"/api/v1/claims/{body['id']}/approve")
+    assert again.status_code == 409 and error_of(again)["code"] == "already_decided"
+    assert count(db, LedgerEntry) == 1
+    mine = api_as(tree.m11).get("/api/v1/claims").get_json()["items"]
+    assert mine[0]["status"] == "approved" and mine[0]["entry_id"] == entry["id"]
+
+
+def test_queue_is_scoped_and_oldest_first(tree, rules, api_as):
+    first = submit(api_as(tree.m12), on="2026-04-10").get_json()["id"]
+    second = submit(api_as(tree.m11)).get_json()["id"]
+    other = submit(api_as(tree.m21)).get_json()["id"]
+    ids = lambda user: [c["id"] for c in api_as(user).get("/api/v1/claims?status=pending").get_json()["items"]]  # noqa: E731
+    assert ids(tree.sec_c1) == [first, second]
+    assert ids(tree.sec_b11) == [second]
+    assert ids(tree.sec_c2) == [other]
+    assert ids(tree.admin) == [first, second, other]
+    page = api_as(tree.admin).get("/api/v1/claims?status=pending&limit=1&offset=1").get_json()
+    assert page["total"] == 3 and [c["id"] for c in page["items"]] == [second]
+    # a member's list is their own claims only
+    assert [c["id"] for c in api_as(tree.m11).get("/api/v1/claims").get_json()["items"]] == [second]
+
+
+def test_nobody_approves_their_own_claim(tree, rules, api_as, db):
+    own = submit(api_as(tree.sec_b11), note="书记本人参加党课").get_json()["id"]
+    r = api_as(tree.sec_b11).post(f"/api/v1/claims/{own}/approve")
+    assert r.status_code == 403 and error_of(r)["code"] == "own_claim"
+    # it is not in the secretary's own queue, but in the next level up's
+    assert own not in [c["id"] for c in api_as(tree.sec_b11).get("/api/v1/claims?status=pending").get_json()["items"]]
+    assert own in [c["id"] for c in api_as(tree.sec_c1).get("/api/v1/claims?status=pending").get_json()["items"]]
+    assert api_as(tree.sec_c1).post(f"/api/v1/claims/{own}/approve").status_code == 200
+    assert count(db, LedgerEntry) == 1
+
+
+def test_secretary_of_another_community_gets_403(tree, rules, api_as, db):
+    cid = submit(api_as(tree.m11)).get_json()["id"]
+    r = api_as(tree.sec_c2).post(f"/api/v1/claims/{cid}/approve")
+    assert r.status_code == 403 and error_of(r)["code"] == "out_of_scope"
+    r = api_as(tree.sec_c2).post(f"/api/v1/claims/{cid}/reject", json={"reason": "不在本社区"})
+    assert r.status_code == 403
+    assert api_as(tree.m12).post(f"/api/v1/claims/{cid}/approve").status_code == 403
+    assert api_as(tree.sec_c2).get(f"/api/v1/claims/{cid}").status_code == 403
+    assert count(db, LedgerEntry) == 0
+    assert db.session.get(Claim, cid).status == "pending"
+
+
+def test_reject_needs_a_reason_and_the_member_sees_it(tree, rules, api_as, db):
+    cid = submit(api_as(tree.m11)).get_json()["id"]
+    sec = api_as(tree.sec_b11)
+    r = sec.post(f"/api/v1/claims/{cid}/reject", json={})
+    assert r.status_code == 422 and "reason" in error_of(r)["fields"]
+    r = sec.post(f"/api/v1/claims/{cid}/reject", json={"reason": "   "})
+    assert r.status_code == 422 and "reason" in error_of(r)["fields"]
+    assert db.session.get(Claim, cid).status == "pending"
+    r = sec.post(f"/api/v1/claims/{cid}/reject", json={"reason": "照片看不清，请补充现场照片。"})
+    assert r.status_code == 200 and r.get_json()["status"] == "rejected"
+    mine = api_as(tree.m11).get(f"/api/v1/claims/{cid}").get_json()
+    assert mine["reject_reason"] == "照片看不清，请补充现场照片。" and mine["reviewer_name"] == "陈支书"
+    assert sec.post(f"/api/v1/claims/{cid}/approve").status_code == 409
+    assert count(db, LedgerEntry) == 0
+
+
+def test_rule_without_approval_is_granted_at_once(tree, rules, api_as, db):
+    r = submit(api_as(tree.m11), code="xxqg", on="2026-04-15", note="")
+    assert r.status_code == 201
+    body = r.get_json()
+    assert body["status"] == "approved" and body["entry_id"]
+    entry = db.session.get(LedgerEntry, body["entry_id"])
+    assert entry.points == 1 and entry.source_key == f"claim:{body['id']}"
+
+
+def test_bad_input_is_refused_and_changes_nothing(tree, rules, api_as, db):
+    api = api_as(tree.m11)
+    before = (count(db, Claim), count(db, LedgerEntry))
+    r = api.post("/api/v1/claims", json={})
+    assert r.status_code == 422 and {"rule_code", "occurred_on"} <= set(error_of(r)["fields"])
+    r = api.post("/api/v1/claims", json={"rule_code": 5, "occurred_on": 20260401, "note": ["x"]})
+    assert r.status_code == 422 and {"rule_code", "occurred_on", "note"} <= set(error_of(r)["fields"])
+    r = api.post("/api/v1/claims", json={"rule_code": "shyk", "occurred_on": "2026-02-30"})
+    assert r.status_code == 422 and "occurred_on" in error_of(r)["fields"]
+    r = submit(api, on="2026-04-16")  # tomorrow in Shanghai
+    assert r.status_code == 422 and error_of(r)["fields"]["occurred_on"] == ["日期不能晚于今天。"]
+    r = submit(api, on="2026-02-13")  # 61 days ago
+    assert r.status_code == 422 and "60" in error_of(r)["fields"]["occurred_on"][0]
+    assert submit(api, on="2026-02-14").status_code == 201  # 60 days ago is still in
+    r = submit(api, code="no-such-rule")
+    assert r.status_code == 404 and error_of(r)["code"] == "rule_not_found"
+    r = submit(api, code="award")  # evidence required: the API has no upload
+    assert r.status_code == 422 and "evidence" in error_of(r)["fields"]
+    r = submit(api, code="absent")  # deductions are not claimed
+    assert r.status_code == 422 and "rule_code" in error_of(r)["fields"]
+    r = api.post("/api/v1/claims", data="{oops", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and error_of(r)["code"] == "malformed_json"
+    assert (count(db, Claim), count(db, LedgerEntry)) == (before[0] + 1, before[1])
+
+
+def test_unknown_claim_and_missing_token(tree, rules, api_as, client):
+    r = api_as(tree.sec_c1).post("/api/v1/claims/424242/approve")
+    assert r.status_code == 404 and error_of(r)["code"] == "claim_not_found"
+    assert client.post("/api/v1/claims", json={}).status_code == 401
+
+
+def test_window_is_configurable(tree, rules, api_as, app):
+    app.config["CLAIM_WINDOW_DAYS"] = 7
+    r = submit(api_as(tree.m11), on="2026-04-07")
+    assert r.status_code == 422 and "7" in error_of(r)["fields"]["occurred_on"][0]
+    assert submit(api_as(tree.m11), on="2026-04-08").status_code == 201
+
+
+def test_approval_keeps_the_version_claimed_under(tree, rules, api_as, db):
+    cid = submit(api_as(tree.m11)).get_json()["id"]
+    services.change_rule(tree.admin, "shyk", services.RuleInput(code="shyk", category="study", title="参加“三会一课”", points=3))
+    entry = api_as(tree.sec_b11).post(f"/api/v1/claims/{cid}/approve").get_json()
+    assert entry["points"] == 2
+    cid2 = submit(api_as(tree.m11)).get_json()["id"]
+    assert api_as(tree.sec_b11).post(f"/api/v1/claims/{cid2}/approve").get_json()["points"] == 3

@@ -1,0 +1,103 @@
+"""The append-only, hash-chained ledger: no update, no delete, and `ledger verify` catches tampering."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from app.points.models import AppendOnlyError, LedgerEntry
+from tests.points.test_claims import add_rule, freeze_today
+
+
+@pytest.fixture
+def entries(tree, api_as, monkeypatch):
+    """Three entries made the ordinary way: a claim approved, an award, a reversal."""
+    freeze_today(monkeypatch, date(2026, 6, 10))
+    add_rule(tree.admin, "shyk", "study", 2, title="参加“三会一课”")
+    add_rule(tree.admin, "jiedui", "service", 5, title="结对帮扶")
+    cid = api_as(tree.m11).post("/api/v1/claims", json={"rule_code": "shyk", "occurred_on": "2026-06-09",
+                                                        "note": "党课"}).get_json()["id"]
+    sec = api_as(tree.sec_b11)
+    a = sec.post(f"/api/v1/claims/{cid}/approve").get_json()
+    b = sec.post("/api/v1/awards", json={"member_id": tree.m11.id, "rule_code": "jiedui", "note": "帮扶"}).get_json()
+    c = sec.post(f"/api/v1/entries/{b['id']}/reverse", json={"reason": "重复记录"}).get_json()
+    return [a["id"], b["id"], c["id"]]
+
+
+def test_orm_refuses_update_and_delete(entries, db):
+    entry = db.session.get(LedgerEntry, entries[0])
+    entry.points = 100
+    with pytest.raises(AppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
+    entry = db.session.get(LedgerEntry, entries[0])
+    db.session.delete(entry)
+    with pytest.raises(AppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.get(LedgerEntry, entries[0]).points == 2
+
+
+def test_database_refuses_raw_update_and_delete(entries, db):
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.execute(sa.text("UPDATE ledger_entries SET points = 100 WHERE id = :id"), {"id": entries[0]})
+    db.session.rollback()
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.execute(sa.text("DELETE FROM ledger_entries WHERE id = :id"), {"id": entries[0]})
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.id))) == 3
+    assert db.session.get(LedgerEntry, entries[0]).points == 2
+
+
+def test_entries_chain_to_each_other(entries, db):
+    rows = db.session.scalars(sa.select(LedgerEntry).order_by(LedgerEntry.id)).all()
+    assert rows[0].prev_hash == "0" * 64
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    assert [r.source_key for r in rows] == [f"claim:{1}", rows[1].source_key, f"reversal:{entries[1]}"]
+    assert rows[1].source_key.startswith("award:")
+
+
+def test_verify_passes_on_a_good_chain(entries, runner):
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "checked 3 entries" in result.output and "OK" in result.output
+
+
+def test_verify_passes_on_an_empty_ledger(app, runner):
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0 and "checked 0 entries: OK" in result.output
+
+
+def _tamper(db, sql: str, params: dict) -> None:
+    """Change a row behind the app's back: lift the append-only trigger, change, put it back."""
+    dialect = db.engine.dialect.name
+    with db.engine.begin() as conn:
+        if dialect == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_no_update")
+            conn.execute(sa.text(sql), params)
+            conn.exec_driver_sql("ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_no_update")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER ledger_entries_no_update")
+            conn.execute(sa.text(sql), params)
+            conn.exec_driver_sql(
+                "CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries "
+                "BEGIN SELECT RAISE(ABORT, 'ledger_entries is append-only'); END")
+
+
+def test_verify_catches_a_row_changed_behind_the_apps_back(entries, db, runner):
+    _tamper(db, "UPDATE ledger_entries SET points = 20 WHERE id = :id", {"id": entries[1]})
+    db.session.expire_all()
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1, result.output
+    assert f"entry {entries[1]}" in result.output and "hash" in result.output
+    assert "checked 1 entries" in result.output
+
+
+def test_verify_catches_a_broken_link(entries, db, runner):
+    _tamper(db, "UPDATE ledger_entries SET prev_hash = :h WHERE id = :id", {"h": "f" * 64, "id": entries[2]})
+    db.session.expire_all()
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1
+    assert f"entry {entries[2]}" in result.output and "prev_hash" in result.output

@@ -1,0 +1,227 @@
+"""Phone pages: claim with a photo, review with one tap, reject with a reason, award, reverse."""
+from __future__ import annotations
+
+import io
+import os
+import re
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from app.points.models import Claim, LedgerEntry
+from tests.points.test_claims import add_rule, count, freeze_today
+
+
+def photo(kind: str = "PNG", size=(64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 16, 46)).save(out, kind)
+    return out.getvalue()
+
+
+@pytest.fixture
+def rules(tree, monkeypatch):
+    freeze_today(monkeypatch, date(2026, 6, 10))
+    return {
+        "shyk": add_rule(tree.admin, "shyk", "study", 2, title="参加“三会一课”"),
+        "vol": add_rule(tree.admin, "vol", "service", 2, title="志愿服务（每小时）", daily_cap=8),
+        "award": add_rule(tree.admin, "award", "innovation", 15, title="获区级以上表彰", evidence_required=True),
+        "absent": add_rule(tree.admin, "absent", "penalty", -5, title="无故缺席组织生活"),
+    }
+
+
+def claim_form(code="shyk", on="2026-06-09", note="参加支部党员大会", evidence=None, filename="photo.jpg"):
+    data = {"rule_code": code, "occurred_on": on, "note": note}
+    if evidence is not None:
+        data["evidence"] = (io.BytesIO(evidence), filename)
+    return data
+
+
+def test_claim_form_shows_the_catalogue_grouped(tree, rules, login_as):
+    html = login_as(tree.m11).get("/points/claims/new").get_data(as_text=True)
+    assert '<optgroup label="理论学习">' in html and '<optgroup label="志愿服务">' in html
+    assert "志愿服务（每小时）（2分，每日上限8分）" in html
+    assert "无故缺席组织生活" not in html.split("查看积分细则")[0]  # deductions are not claimed
+    assert 'enctype="multipart/form-data"' in html and 'value="2026-06-10"' in html
+
+
+def test_member_claims_with_a_photo_and_secretary_approves_with_one_tap(tree, rules, login_as, app, db):
+    member = login_as(tree.m11)
+    r = member.post("/points/claims/new", data=claim_form(code="award", note="获评区级优秀共产党员",
+                                                          evidence=photo("JPEG"), filename="证书.png"),
+                    content_type="multipart/form-data")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/points/claims")
+    claim = db.session.scalar(sa.select(Claim))
+    assert claim.status == "pending" and claim.evidence_mime == "image/jpeg"
+    stored = os.path.join(app.config["UPLOAD_DIR"], claim.evidence_path)
+    assert os.path.isfile(stored) and not claim.evidence_path.startswith("static")
+    assert "证书" not in claim.evidence_path and app.static_folder not in os.path.abspath(stored)
+    assert "待审核" in member.get("/points/claims").get_data(as_text=True)
+
+    sec = login_as(tree.sec_b11)
+    queue = sec.get("/points/review").get_data(as_text=True)
+    assert "张三" in queue and "获区级以上表彰" in queue and "获评区级优秀共产党员" in queue
+    assert f"/points/claims/{claim.id}/evidence?size=thumb" in queue
+    thumb = sec.get(f"/points/claims/{claim.id}/evidence?size=thumb")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+
+    r = sec.post(f"/points/claims/{claim.id}/approve")  # one tap: one POST, no confirmation step
+    assert r.status_code == 302
+    assert "已通过" in sec.get("/points/review").get_data(as_text=True)
+    entry = db.session.scalar(sa.select(LedgerEntry))
+    assert entry.member_id == tree.m11.id and entry.points == 15
+    assert "已通过" in member.get("/points/claims").get_data(as_text=True)
+
+    again = sec.post(f"/points/claims/{claim.id}/approve", follow_redirects=True)
+    assert again.status_code == 200 and "该申报已处理过了" in again.get_data(as_text=True)
+    assert count(db, LedgerEntry) == 1
+
+
+def test_evidence_is_shown_only_in_scope(tree, rules, login_as, db):
+    login_as(tree.m11).post("/points/claims/new", data=claim_form(evidence=photo()), content_type="multipart/form-data")
+    claim = db.session.scalar(sa.select(Claim))
+    url = f"/points/claims/{claim.id}/evidence"
+    ok = login_as(tree.m11).get(url)
+    assert ok.status_code == 200 and ok.mimetype == "image/png"
+    assert ok.data.startswith(b"\x89PNG")
+    assert login_as(tree.sec_c1).get(url).status_code == 200
+    assert login_as(tree.sec_c2).get(url).status_code == 403
+    assert login_as(tree.m12).get(url).status_code == 403
+    assert login_as(tree.m12).post(f"/points/claims/{claim.id}/approve").status_code == 302
+    assert db.session.get(Claim, claim.id).status == "pending"
+
+
+@pytest.mark.parametrize("payload, filename", [
+    (b"this is not a photo, just text", "photo.jpg"),
+    (b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 10, "photo.jpg"),
+    (b"GIF89a" + b"\x00" * 64, "photo.png"),
+])
+def test_fake_images_are_refused_and_nothing_is_stored(tree, rules, login_as, db, app, payload, filename):
+    r = login_as(tree.m11).post("/points/claims/new", data=claim_form(evidence=payload, filename=filename),
+                                content_type="multipart/form-data")
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert "JPEG 或 PNG" in html or "已损坏" in html
+    assert count(db, Claim) == 0
+    folder = os.path.join(app.config["UPLOAD_DIR"], "claims")
+    assert not os.path.isdir(folder) or os.listdir(folder) == []
+
+
+def test_oversized_photo_is_refused(tree, rules, login_as, db):
+    big = photo() + b"\x00" * (5 * 1024 * 1024)  # a valid PNG padded past 5 MB
+    r = login_as(tree.m11).post("/points/claims/new", data=claim_form(evidence=big), content_type="multipart/form-data")
+    assert r.status_code == 422 and "不能超过 5 MB" in r.get_data(as_text=True)
+    huge = b"\x00" * (7 * 1024 * 1024)  # past the request limit
+    r = login_as(tree.m11).post("/points/claims/new", data=claim_form(evidence=huge), content_type="multipart/form-data",
+                                follow_redirects=True)
+    assert r.status_code == 200 and "不能超过 5 MB" in r.get_data(as_text=True)
+    assert count(db, Claim) == 0
+
+
+def test_claim_form_errors_are_readable(tree, rules, login_as, db):
+    page = login_as(tree.m11)
+    r = page.post("/points/claims/new", data=claim_form(on="2026-06-11"))
+    assert r.status_code == 422 and "日期不能晚于今天" in r.get_data(as_text=True)
+    r = page.post("/points/claims/new", data=claim_form(on="2026-01-01"))
+    assert r.status_code == 422 and "60 天" in r.get_data(as_text=True)
+    r = page.post("/points/claims/new", data=claim_form(code="nope"))
+    assert r.status_code == 422 and "找不到该积分细则" in r.get_data(as_text=True)
+    r = page.post("/points/claims/new", data=claim_form(code="award"))
+    assert r.status_code == 422 and "须附照片凭证" in r.get_data(as_text=True)
+    r = page.post("/points/claims/new", data=claim_form(on="昨天"))
+    assert r.status_code == 422 and "YYYY-MM-DD" in r.get_data(as_text=True)
+    assert count(db, Claim) == 0
+
+
+def test_reject_reason_is_shown_to_the_member(tree, rules, login_as, db):
+    member = login_as(tree.m11)
+    member.post("/points/claims/new", data=claim_form(code="vol", note="社区环境整治"))
+    claim = db.session.scalar(sa.select(Claim))
+    sec = login_as(tree.sec_c1)
+    r = sec.post(f"/points/claims/{claim.id}/reject", data={"reason": ""}, follow_redirects=True)
+    assert "请填写退回理由" in r.get_data(as_text=True)
+    assert db.session.get(Claim, claim.id).status == "pending"
+    r = sec.post(f"/points/claims/{claim.id}/reject", data={"reason": "活动签到表上没有您的名字，请核实。"})
+    assert r.status_code == 302
+    html = member.get("/points/claims").get_data(as_text=True)
+    assert "已退回" in html and "活动签到表上没有您的名字，请核实。" in html
+    assert count(db, LedgerEntry) == 0
+
+
+def test_own_claim_is_not_in_own_queue(tree, rules, login_as, db):
+    login_as(tree.sec_b11).post("/points/claims/new", data=claim_form(note="书记本人参加党课"))
+    claim = db.session.scalar(sa.select(Claim))
+    assert "书记本人参加党课" not in login_as(tree.sec_b11).get("/points/review").get_data(as_text=True)
+    r = login_as(tree.sec_b11).post(f"/points/claims/{claim.id}/approve", follow_redirects=True)
+    assert "不能审核自己的申报" in r.get_data(as_text=True)
+    assert "书记本人参加党课" in login_as(tree.sec_c1).get("/points/review").get_data(as_text=True)
+
+
+def test_award_page_then_reverse_on_the_entry_page(tree, rules, login_as, db):
+    sec = login_as(tree.sec_b11)
+    found = sec.get("/points/awards/new?q=张").get_data(as_text=True)
+    assert "张三" in found and f"member_id={tree.m11.id}" in found
+    form = sec.get(f"/points/awards/new?member_id={tree.m11.id}").get_data(as_text=True)
+    assert "无故缺席组织生活" in form
+    r = sec.post("/points/awards", data={"member_id": tree.m11.id, "rule_code": "absent", "note": "缺席党员大会"})
+    assert r.status_code == 302
+    entry = db.session.scalar(sa.select(LedgerEntry))
+    assert entry.points == -5 and r.headers["Location"].endswith(f"/points/entries/{entry.id}")
+
+    page = sec.get(f"/points/entries/{entry.id}").get_data(as_text=True)
+    assert "缺席党员大会" in page and "冲正理由" in page
+    r = sec.post(f"/points/entries/{entry.id}/reverse", data={"reason": "已提前请假"})
+    assert r.status_code == 302
+    rows = db.session.scalars(sa.select(LedgerEntry).order_by(LedgerEntry.id)).all()
+    assert [e.points for e in rows] == [-5, 5] and rows[1].reverses_id == entry.id
+    page = sec.get(f"/points/entries/{entry.id}").get_data(as_text=True)
+    assert "本条已被冲正" in page and "冲正理由" not in page
+    again = sec.post(f"/points/entries/{entry.id}/reverse", data={"reason": "再来"}, follow_redirects=True)
+    assert "该记录已冲正过了" in again.get_data(as_text=True)
+    assert count(db, LedgerEntry) == 2
+    # the member sees the entry, without the reversal form
+    member_view = login_as(tree.m11).get(f"/points/entries/{entry.id}")
+    assert member_view.status_code == 200 and "冲正理由" not in member_view.get_data(as_text=True)
+
+
+def test_award_page_errors_and_scope(tree, rules, login_as, db):
+    sec = login_as(tree.sec_c2)
+    r = sec.get(f"/points/awards/new?member_id={tree.m11.id}", follow_redirects=True)
+    assert "不在您的管理范围内" in r.get_data(as_text=True)
+    r = sec.post("/points/awards", data={"member_id": tree.m11.id, "rule_code": "absent"}, follow_redirects=True)
+    assert "不在您的管理范围内" in r.get_data(as_text=True)
+    r = login_as(tree.sec_c1).post("/points/awards", data={"member_id": tree.m11.id, "rule_code": "absent", "points": "3"})
+    assert r.status_code == 422 and "扣分项须为负数" in r.get_data(as_text=True)
+    assert login_as(tree.m11).get("/points/awards/new").status_code == 403
+    e = login_as(tree.sec_c1).post("/points/awards", data={"org_id": tree.b11.id, "rule_code": "vol", "note": "支部活动"})
+    assert e.status_code == 302
+    entry = db.session.scalar(sa.select(LedgerEntry))
+    assert entry.org_id == tree.b11.id
+    assert login_as(tree.sec_c2).get(f"/points/entries/{entry.id}").status_code == 403
+    r = login_as(tree.sec_c2).post(f"/points/entries/{entry.id}/reverse", data={"reason": "x"}, follow_redirects=True)
+    assert "不在您的管理范围内" in r.get_data(as_text=True)
+    assert count(db, LedgerEntry) == 1
+
+
+def test_nav_by_role(tree, rules, login_as):
+    def nav(user):
+        html = login_as(user).get("/points/rules").get_data(as_text=True)
+        return re.findall(r'<nav class="nav".*?</nav>', html, re.S)[0]
+
+    member = nav(tree.m11)
+    assert "申报" in member and "审核" not in member and "加扣分" not in member
+    secretary = nav(tree.sec_b11)
+    assert "审核" in secretary and "加扣分" in secretary
+    assert "积分细则" in nav(tree.admin)
+
+
+def test_pages_have_no_inline_styles_or_scripts(tree, rules, login_as, db):
+    login_as(tree.m11).post("/points/claims/new", data=claim_form(evidence=photo()), content_type="multipart/form-data")
+    for user, path in [(tree.m11, "/points/claims/new"), (tree.m11, "/points/claims"),
+                       (tree.sec_b11, "/points/review"), (tree.sec_b11, "/points/awards/new?q=张"),
+                       (tree.sec_b11, f"/points/awards/new?member_id={tree.m11.id}"),
+                       (tree.admin, "/points/rules"), (tree.admin, "/points/rules/new"),
+                       (tree.admin, "/points/rules/shyk/edit")]:
+        html = login_as(user).get(path).get_data(as_text=True)
+        assert " style=" not in html and "<script>" not in html and "onclick" not in html, path

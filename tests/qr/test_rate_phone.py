@@ -1,0 +1,70 @@
+"""A resident on a 360 px phone: opens the rating page, taps five stars, submits, is thanked."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.conftest import browser, console_errors, live_server, page  # noqa: F401 - the e2e fixtures
+from tests.e2e.conftest import has_horizontal_scroll, small_touch_targets
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def rating_code(live_server):
+    """A fresh code for a demo member, and a way to read back that code's ratings."""
+    from app.auth.models import User
+    from app.auth.scope import SYSTEM
+    from app.extensions import db
+    from app.qr import services
+    from app.qr.models import Rating
+
+    with live_server.app.app_context():
+        member = db.session.scalars(sa.select(User).where(User.role == "member").order_by(User.id)).first()
+        target = services.create_target(SYSTEM, "member", member.id)
+        token, target_id, name = services.token_of(target), target.id, member.name
+        db.session.remove()
+
+    def ratings() -> list[tuple[int, bool, list, str]]:
+        with live_server.app.app_context():
+            rows = db.session.execute(sa.select(Rating.stars, Rating.counted, Rating.tags, Rating.comment)
+                                      .where(Rating.target_id == target_id).order_by(Rating.id)).all()
+            db.session.remove()
+            return [tuple(r) for r in rows]
+
+    return token, name, ratings
+
+
+def test_resident_rates_five_stars_on_a_phone(live_server, page, console_errors, tmp_path, rating_code):
+    token, name, ratings = rating_code
+    page.goto(f"{live_server.url}/r/{token}")
+
+    assert page.evaluate("window.innerWidth") == 360
+    assert name in page.inner_text("h1")
+    assert not has_horizontal_scroll(page), "the rating page scrolls sideways at 360 px"
+    assert small_touch_targets(page) == []
+    star = page.locator("label[for=s5]").bounding_box()
+    assert star["width"] >= 44 and star["height"] >= 44
+    page.screenshot(path=str(tmp_path / "rate.png"), full_page=True)
+
+    page.tap("label[for=s5]")
+    assert page.is_checked("#s5")
+    page.tap("text=服务热情")
+    page.fill("#comment", "社区服务很周到，点赞！")
+    page.screenshot(path=str(tmp_path / "rate-filled.png"), full_page=True)
+    with page.expect_navigation():
+        page.tap("button.go")
+
+    assert page.url == f"{live_server.url}/r/{token}/thanks"
+    assert "感谢您的评价" in page.inner_text("body")
+    assert not has_horizontal_scroll(page)
+    page.screenshot(path=str(tmp_path / "thanks.png"), full_page=True)
+    assert ratings() == [(5, True, ["服务热情"], "社区服务很周到，点赞！")]
+    assert console_errors == []
+
+
+def test_a_stale_code_on_a_phone_gets_the_friendly_page(live_server, page, console_errors):
+    page.goto(f"{live_server.url}/r/{'A' * 24}")
+    assert "二维码无效或已停用" in page.inner_text("body")
+    assert not has_horizontal_scroll(page)
+    assert [e for e in console_errors if "404" not in e] == []  # the page itself answers 404, on purpose

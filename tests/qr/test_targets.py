@@ -1,0 +1,194 @@
+"""QR targets: creating codes, scope, rotation, revocation, and what a bad token gets."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+import sqlalchemy as sa
+
+from app.qr.models import QrTarget, Rating
+from tests.qr.conftest import count_ratings, rate_via_page
+
+
+def test_secretary_creates_a_code_and_its_url_opens_the_rating_page(app, tree, api_as, client):
+    api = api_as(tree.sec_b11)
+    r = api.post("/api/v1/qr/targets", json={"subject_type": "member", "subject_id": tree.m11.id, "label": ""})
+    assert r.status_code == 201, r.json
+    body = r.json
+    assert set(body) >= {"id", "token", "url"}
+    assert len(body["token"]) >= 22
+    assert body["url"] == app.config["PUBLIC_BASE_URL"] + "/r/" + body["token"]
+
+    page = client.get("/r/" + body["token"])
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "张三" in html and "桂花第一支部" in html
+
+    r = api.get(f"/api/v1/qr/targets/{body['id']}")
+    assert r.status_code == 200 and r.json["token"] == body["token"]
+
+
+def test_public_base_url_is_configurable(app, tree, api_as):
+    app.config["PUBLIC_BASE_URL"] = "https://pingyi.example.cn"
+    r = api_as(tree.sec_c1).post("/api/v1/qr/targets", json={"subject_type": "org", "subject_id": tree.b12.id})
+    assert r.status_code == 201
+    assert r.json["url"] == "https://pingyi.example.cn/r/" + r.json["token"]
+    assert r.json["png"] == "https://pingyi.example.cn/qr/" + r.json["token"] + ".png"
+
+
+def test_service_post_gets_a_code(app, tree, api_as, client):
+    api = api_as(tree.sec_c1)
+    r = api.post("/api/v1/qr/posts", json={"name": "桂花社区党群服务站", "org_id": tree.c1.id, "address": "桂花路12号"})
+    assert r.status_code == 201, r.json
+    r = api.post("/api/v1/qr/targets", json={"subject_type": "post", "subject_id": r.json["id"]})
+    assert r.status_code == 201
+    html = client.get("/r/" + r.json["token"]).get_data(as_text=True)
+    assert "桂花社区党群服务站" in html and "桂花路12号" in html
+    assert api.get("/api/v1/qr/posts").json["total"] == 1
+    assert api_as(tree.sec_c2).get("/api/v1/qr/posts").json["total"] == 0
+
+
+def test_database_copy_gives_no_working_token(app, tree, make_target, client, db):
+    target, token = make_target(tree.sec_b11, "member", tree.m11)
+    row = db.session.execute(sa.select(QrTarget.__table__).where(QrTarget.id == target.id)).mappings().one()
+    stored = " ".join(str(v) for v in row.values())
+    assert token not in stored
+    for leaked in (row["nonce"], row["token_hash"], row["token_hash"][:24], row["nonce"][:24]):
+        assert client.get(f"/r/{leaked}").status_code == 404
+    assert client.get(f"/r/{token}").status_code == 200
+
+
+@pytest.mark.parametrize("who, status", [("sec_c2", 403), ("m11", 403), ("sec_b11", 201), ("sec_c1", 201), ("admin", 201)])
+def test_only_secretaries_in_scope_make_codes(tree, api_as, who, status):
+    r = api_as(getattr(tree, who)).post("/api/v1/qr/targets", json={"subject_type": "member", "subject_id": tree.m11.id})
+    assert r.status_code == status, r.json
+    if status == 403:
+        assert r.json["error"]["code"] in ("out_of_scope", "forbidden_role")
+
+
+@pytest.mark.parametrize("payload, status, field", [
+    ({"subject_type": "house", "subject_id": 1}, 422, "subject_type"),
+    ({"subject_type": "member", "subject_id": "5"}, 422, "subject_id"),
+    ({"subject_type": "member"}, 422, "subject_id"),
+    ({"subject_type": "member", "subject_id": 999999}, 404, None),
+    ({"subject_type": "post", "subject_id": 999999}, 404, None),
+    ({"subject_type": "org", "subject_id": 1, "label": "长" * 101}, 422, "label"),
+])
+def test_bad_target_input_is_refused(tree, api_as, db, payload, status, field):
+    r = api_as(tree.admin).post("/api/v1/qr/targets", json=payload)
+    assert r.status_code == status, r.json
+    if field:
+        assert field in r.json["error"]["fields"]
+    assert db.session.scalar(sa.select(sa.func.count(QrTarget.id))) == 0
+
+
+def test_rotation_kills_the_printed_code(tree, make_target, api_as, client):
+    target, old = make_target(tree.sec_b11, "member", tree.m11)
+    api = api_as(tree.sec_b11)
+    r = api.post(f"/api/v1/qr/targets/{target.id}/rotate")
+    assert r.status_code == 200
+    new = r.json["token"]
+    assert new != old and r.json["url"].endswith("/r/" + new)
+
+    assert client.get(f"/r/{old}").status_code == 404
+    assert client.get(f"/qr/{old}.png").status_code == 404
+    assert api_as(None).post("/api/v1/ratings", json={"token": old, "stars": 5}).status_code == 404
+    assert count_ratings() == 0
+    assert rate_via_page(client, new, stars=5).status_code == 303
+    assert count_ratings() == 1
+    # Other secretaries cannot rotate it.
+    assert api_as(tree.sec_c2).post(f"/api/v1/qr/targets/{target.id}/rotate").status_code == 403
+
+
+def test_revoked_code_stops_and_cannot_be_revoked_twice(tree, make_target, api_as, client):
+    target, token = make_target(tree.sec_c1, "org", tree.b12)
+    api = api_as(tree.sec_c1)
+    r = api.post(f"/api/v1/qr/targets/{target.id}/revoke")
+    assert r.status_code == 200 and r.json["active"] is False and r.json["token"] is None
+    assert api.post(f"/api/v1/qr/targets/{target.id}/revoke").status_code == 409
+    assert api.post(f"/api/v1/qr/targets/{target.id}/rotate").status_code == 409
+    assert client.get(f"/r/{token}").status_code == 404
+    assert api_as(None).post("/api/v1/ratings", json={"token": token, "stars": 4}).status_code == 404
+    assert count_ratings() == 0
+
+
+def test_rotate_and_revoke_from_the_page(tree, make_target, login_as, client):
+    target, token = make_target(tree.sec_b11, "member", tree.m11)
+    sec = login_as(tree.sec_b11)
+    page = sec.get(f"/qr-admin/targets/{target.id}")
+    assert page.status_code == 200 and token in page.get_data(as_text=True)
+
+    r = sec.post(f"/qr-admin/targets/{target.id}/rotate", follow_redirects=True)
+    assert "旧二维码立即失效" in r.get_data(as_text=True)
+    assert client.get(f"/r/{token}").status_code == 404
+
+    r = sec.post(f"/qr-admin/targets/{target.id}/revoke", follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "已停用" in html
+    assert login_as(tree.sec_c2).get(f"/qr-admin/targets/{target.id}").status_code == 403
+
+
+def _bad_tokens(token: str) -> list[str]:
+    return [
+        secrets.token_urlsafe(18)[:24],            # well-formed, never issued
+        token[:-1],                                 # one character short
+        token + "A",                                # one character long
+        token[:-1] + ("A" if token[-1] != "A" else "B"),  # one character off
+        "x" * 3000,                                 # 3,000 characters
+        "A" * 3000,
+        "../../etc/passwd",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2e%2e%2f%2e%2e%2f",
+        token + "/../" + token,
+        token + "%2F",
+        "二维码二维码二维码二维码二维码二维码二维码二维",
+        "' OR '1'='1",
+        "<script>alert(1)</script>",
+    ]
+
+
+def test_forged_and_malformed_tokens_get_the_friendly_404_and_store_nothing(tree, make_target, client, api_as, db):
+    _target, token = make_target(tree.sec_b11, "member", tree.m11)
+    public = api_as(None)
+    for bad in _bad_tokens(token):
+        r = client.get(f"/r/{bad}")
+        assert r.status_code == 404, bad
+        html = r.get_data(as_text=True)
+        assert "二维码无效或已停用" in html, bad
+        assert "<script>alert(1)</script>" not in html
+        r = client.post(f"/r/{bad}", data={"stars": "5", "comment": "好"})
+        assert r.status_code == 404, bad
+        assert client.get(f"/qr/{bad}.png").status_code == 404, bad
+        r = public.post("/api/v1/ratings", json={"token": bad, "stars": 5})
+        assert r.status_code == 404, bad
+        assert r.json["error"]["code"] == "unknown_code"
+    assert count_ratings() == 0
+    assert db.session.scalar(sa.select(sa.func.count(Rating.id))) == 0
+
+
+def test_target_list_is_scoped(tree, make_target, api_as):
+    make_target(tree.sec_b11, "member", tree.m11)
+    make_target(tree.admin, "member", tree.m21)
+    make_target(tree.sec_c1, "org", tree.c1)
+    assert api_as(tree.sec_b11).get("/api/v1/qr/targets").json["total"] == 1
+    assert api_as(tree.sec_c1).get("/api/v1/qr/targets").json["total"] == 2
+    assert api_as(tree.sec_c2).get("/api/v1/qr/targets").json["total"] == 1
+    assert api_as(tree.admin).get("/api/v1/qr/targets").json["total"] == 3
+    assert api_as(tree.admin).get(f"/api/v1/qr/targets?org_id={tree.b11.id}").json["total"] == 1
+    assert api_as(tree.sec_c2).get(f"/api/v1/qr/targets?org_id={tree.b11.id}").status_code == 403
+    assert api_as(tree.m11).get("/api/v1/qr/targets").status_code == 403
+
+
+def test_secretary_makes_a_code_through_the_pages(tree, login_as):
+    sec = login_as(tree.sec_b11)
+    r = sec.get("/qr-admin/new")
+    assert r.status_code == 200 and "桂花第一支部" in r.get_data(as_text=True)
+    r = sec.get(f"/qr-admin/new?org={tree.b11.id}")
+    assert "党员：张三" in r.get_data(as_text=True)
+    r = sec.post(f"/qr-admin/new?org={tree.b11.id}", data={"subject": f"member:{tree.m11.id}", "label": ""})
+    assert r.status_code == 302
+    page = sec.get(r.headers["Location"])
+    assert "张三" in page.get_data(as_text=True) and "/r/" in page.get_data(as_text=True)
+    r = sec.post(f"/qr-admin/new?org={tree.b11.id}", data={"subject": ""})
+    assert r.status_code == 200 and "请选择评价对象" in r.get_data(as_text=True)
+    assert login_as(tree.sec_c2).get(f"/qr-admin/new?org={tree.b11.id}").status_code == 403
