@@ -95,6 +95,9 @@ def _pg_lock(name: str) -> Iterator[bool]:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:c, :k)"),
                              {"c": LOCK_CLASS, "k": advisory_key(name)})
                 conn.commit()
+        except Exception:  # never hand a connection that may still hold the lock back to the pool
+            log.exception("could not release the advisory lock %s", name)
+            conn.invalidate()
         finally:
             conn.close()
 

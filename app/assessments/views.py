@@ -31,22 +31,22 @@ def _admins_only():
     require_role(current_user, "admin")
 
 
-@bp.app_template_filter("coef")
+@bp.app_template_filter("a_coef")
 def _coef_filter(value) -> str:
     return fmt_coef(value)
 
 
-@bp.app_template_filter("score")
+@bp.app_template_filter("a_score")
 def _score_filter(value) -> str:
     return "" if value is None else fmt(Decimal(value))
 
 
-@bp.app_template_filter("final")
+@bp.app_template_filter("a_final")
 def _final_filter(value) -> str:
     return fmt_final(value)
 
 
-@bp.app_template_filter("pct")
+@bp.app_template_filter("a_pct")
 def _pct_filter(value) -> str:
     return fmt_pct(Decimal(value))
 

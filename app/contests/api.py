@@ -9,7 +9,7 @@ from app.contests import services
 blp = make_blueprint("contests_api", __name__, "Points race contests and leaderboards")
 
 
-class TopBonus(Schema):
+class ContestTopBonus(Schema):
     places = ma.fields.Integer(strict=True, load_default=0, metadata={"description": "top places that get the bonus"})
     points = ma.fields.Decimal(load_default=0, metadata={"description": "bonus points, at most one decimal"})
 
@@ -23,16 +23,16 @@ class ContestIn(Schema):
     categories = ma.fields.List(ma.fields.String(), required=True, metadata={
         "description": "subset of study, service, innovation, rating, penalty"})
     scoring = ma.fields.String(load_default="total", metadata={"enum": ["total", "per_capita"]})
-    top_bonus = ma.fields.Nested(TopBonus, load_default=None, allow_none=True)
+    top_bonus = ma.fields.Nested(ContestTopBonus, load_default=None, allow_none=True)
     exclude_last = ma.fields.Boolean(load_default=False)
 
 
-class OrgRef(Schema):
+class ContestOrgRef(Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
 
 
-class TopBonusOut(Schema):
+class ContestTopBonusOut(Schema):
     places = ma.fields.Integer()
     points = ma.fields.Float()
 
@@ -42,12 +42,12 @@ class ContestOut(Schema):
     title = ma.fields.String()
     participant_type = ma.fields.String()
     scope_org_id = ma.fields.Integer()
-    scope_org = ma.fields.Nested(OrgRef)
+    scope_org = ma.fields.Nested(ContestOrgRef)
     starts_on = ma.fields.String()
     ends_on = ma.fields.String()
     categories = ma.fields.List(ma.fields.String())
     scoring = ma.fields.String()
-    top_bonus = ma.fields.Nested(TopBonusOut)
+    top_bonus = ma.fields.Nested(ContestTopBonusOut)
     exclude_last = ma.fields.Boolean()
     status = ma.fields.String(metadata={"enum": ["running", "final"]})
     year = ma.fields.Integer()
@@ -59,34 +59,34 @@ class ContestList(Schema):
     total = ma.fields.Integer()
 
 
-class ListArgs(page_args()):
+class ContestListArgs(page_args()):
     status = ma.fields.String(load_default=None, metadata={"enum": ["running", "final"]})
 
 
-class Participant(Schema):
+class ContestParticipant(Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
 
 
-class StandingOut(Schema):
+class ContestStandingOut(Schema):
     rank = ma.fields.Integer()
-    participant = ma.fields.Nested(Participant)
+    participant = ma.fields.Nested(ContestParticipant)
     score = ma.fields.Float()
     previous_rank = ma.fields.Integer(allow_none=True)
 
 
-class LeaderboardOut(Schema):
+class ContestLeaderboardOut(Schema):
     contest_id = ma.fields.Integer()
     status = ma.fields.String()
     final = ma.fields.Boolean(metadata={"description": "true once finalized: the standings are frozen"})
     as_of = ma.fields.String(allow_none=True, metadata={"description": "ISO 8601 with offset; null before the first rollup"})
-    standings = ma.fields.List(ma.fields.Nested(StandingOut))
+    standings = ma.fields.List(ma.fields.Nested(ContestStandingOut))
     total = ma.fields.Integer()
     limit = ma.fields.Integer()
     offset = ma.fields.Integer()
 
 
-class SnapshotOut(Schema):
+class ContestSnapshotOut(Schema):
     id = ma.fields.Integer()
     period_key = ma.fields.String()
     kind = ma.fields.String()
@@ -94,12 +94,12 @@ class SnapshotOut(Schema):
     final = ma.fields.Boolean()
 
 
-class RollupOut(Schema):
-    snapshot = ma.fields.Nested(SnapshotOut)
+class ContestRollupOut(Schema):
+    snapshot = ma.fields.Nested(ContestSnapshotOut)
     created = ma.fields.Boolean(metadata={"description": "false when this period's snapshot already existed"})
 
 
-class OutcomeOut(Schema):
+class ContestOutcomeOut(Schema):
     org_id = ma.fields.Integer()
     name = ma.fields.String()
     place = ma.fields.Integer()
@@ -107,7 +107,7 @@ class OutcomeOut(Schema):
     award_ineligible = ma.fields.Boolean()
 
 
-class AwardOut(Schema):
+class ContestAwardOut(Schema):
     member_id = ma.fields.Integer()
     name = ma.fields.String()
     place = ma.fields.Integer()
@@ -116,9 +116,9 @@ class AwardOut(Schema):
 
 class ContestDetail(ContestOut):
     can_manage = ma.fields.Boolean()
-    outcomes = ma.fields.List(ma.fields.Nested(OutcomeOut), metadata={
+    outcomes = ma.fields.List(ma.fields.Nested(ContestOutcomeOut), metadata={
         "description": "branch/community contests, once final: place, bonus, award ineligibility per org"})
-    awards = ma.fields.List(ma.fields.Nested(AwardOut), metadata={
+    awards = ma.fields.List(ma.fields.Nested(ContestAwardOut), metadata={
         "description": "member contests, once final: the members given the top bonus"})
 
 
@@ -156,7 +156,7 @@ def create_contest(data):
 
 @blp.route("/contests", methods=["GET"])
 @token_required()
-@blp.arguments(ListArgs, location="query")
+@blp.arguments(ContestListArgs, location="query")
 @blp.response(200, ContestList)
 def list_contests(args):
     """Contests the caller may view: those of their scope and those they take part in."""
@@ -177,7 +177,7 @@ def get_contest(contest_id):
 @blp.route("/contests/<int:contest_id>/leaderboard", methods=["GET"])
 @token_required()
 @blp.arguments(page_args(default_limit=50, max_limit=500), location="query")
-@blp.response(200, LeaderboardOut)
+@blp.response(200, ContestLeaderboardOut)
 def leaderboard(args, contest_id):
     """The current standings (the frozen final ones once finalized), best first."""
     board = services.leaderboard(current_api_user(), contest_id, limit=args["limit"], offset=args["offset"])
@@ -199,7 +199,7 @@ def leaderboard(args, contest_id):
 
 @blp.route("/contests/<int:contest_id>/rollup", methods=["POST"])
 @token_required("admin", "secretary")
-@blp.response(200, RollupOut)
+@blp.response(200, ContestRollupOut)
 def rollup(contest_id):
     """Roll the contest up now (the scheduler also does it every few minutes); 409 once final."""
     snapshot, created = services.rollup_now(current_api_user(), contest_id)

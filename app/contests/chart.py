@@ -8,9 +8,8 @@ from markupsafe import Markup, escape
 
 from app.contests.rollup import local_tz, to_utc
 
-WIDTH, HEIGHT = 340, 210
-LEFT, RIGHT, TOP, BOTTOM = 34, 10, 12, 58
-LEGEND_ROW = 16
+WIDTH, HEIGHT = 340, 170
+LEFT, RIGHT, TOP, BOTTOM = 34, 10, 12, 24
 
 
 def _label(value: datetime) -> str:
@@ -30,7 +29,8 @@ def _x(i: int, n: int) -> float:
 
 
 def trend_svg(trend, mine_id: int | None = None, mine_suffix: str = "") -> Markup:
-    """Rank lines (1 at the top) of the trend's participants; ``mine_id``'s line stands out."""
+    """Rank lines (1 at the top) of the trend's participants, and their key below as a list;
+    ``mine_id``'s line stands out."""
     if trend is None or not trend.times:
         return Markup("")
     n = len(trend.times)
@@ -53,6 +53,7 @@ def trend_svg(trend, mine_id: int | None = None, mine_suffix: str = "") -> Marku
     if n > 1:
         parts.append(f'<text class="trend-tick" x="{WIDTH - RIGHT}" y="{base + 14}" text-anchor="end">'
                      f'{escape(_label(trend.times[-1]))}</text>')
+    legend: list[str] = []
     for k, (pid, name, ranks) in enumerate(trend.series):
         cls = "me" if pid == mine_id else f"s{k % 4}"
         segment: list[str] = []
@@ -72,10 +73,8 @@ def trend_svg(trend, mine_id: int | None = None, mine_suffix: str = "") -> Marku
         last = next(((i, r) for i, r in reversed(list(enumerate(ranks))) if r is not None), None)
         if last is not None:
             parts.append(f'<circle class="trend-dot {cls}" cx="{_x(last[0], n):.1f}" cy="{_y(last[1], worst):.1f}" r="3.5"/>')
-        ly = base + 28 + (k // 2) * LEGEND_ROW
-        lx = LEFT + (k % 2) * 150
-        label = f"{name[:10]}{mine_suffix}" if pid == mine_id else name[:12]
-        parts.append(f'<line class="trend-line {cls}" x1="{lx}" y1="{ly - 4}" x2="{lx + 16}" y2="{ly - 4}"/>')
-        parts.append(f'<text class="trend-legend" x="{lx + 20}" y="{ly}">{escape(label)}</text>')
+        label = f"{name}{mine_suffix}" if pid == mine_id else name
+        legend.append(f'<li><span class="key {cls}"></span>{escape(label)}</li>')
     parts.append("</svg>")
+    parts.append(f'<ul class="trend-key">{"".join(legend)}</ul>')
     return Markup("".join(parts))

@@ -25,6 +25,7 @@ of the period, or earlier for a day's or a month's close).
 """
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -71,9 +72,20 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, local_tz()).astimezone(timezone.utc)
 
 
+def setting(name: str, default: int) -> int:
+    """An integer setting: app config first, then the environment, else ``default``."""
+    value = current_app.config.get(name)
+    if value in (None, ""):
+        value = os.environ.get(name)
+    try:
+        return int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
 def rollup_minutes() -> int:
-    """The rollup interval in minutes (config ``CONTEST_ROLLUP_MINUTES``, a divisor of 60)."""
-    value = int(current_app.config.get("CONTEST_ROLLUP_MINUTES", 10) or 10)
+    """The rollup interval in minutes (``CONTEST_ROLLUP_MINUTES``, a divisor of 60; default 10)."""
+    value = setting("CONTEST_ROLLUP_MINUTES", 10)
     return value if 0 < value <= 60 and 60 % value == 0 else 10
 
 

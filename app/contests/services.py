@@ -581,7 +581,7 @@ def close_day(now: datetime) -> str:
     day = rollup.local_date(now) - timedelta(days=1)
     ids = _running_ids([Contest.starts_on <= day, Contest.ends_on >= day])
     summary = _each(ids, period_key=f"day:{day.isoformat()}", kind="day", through=day, as_of=now)
-    keep = int(current_app.config.get("CONTEST_TICK_KEEP_DAYS", 7) or 7)
+    keep = max(1, rollup.setting("CONTEST_TICK_KEEP_DAYS", 7))
     pruned = rollup.prune_ticks(rollup.end_of_day(day) - timedelta(days=keep))
     db.session.commit()
     return f"{summary}; pruned {pruned} old rollup(s)"

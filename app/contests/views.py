@@ -1,7 +1,7 @@
 """Pages: contests, leaderboards, the hall display, results notices."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -12,6 +12,7 @@ from app.contests.chart import trend_svg
 from app.contests.export import XLSX, filename, standings_workbook
 from app.contests.forms import ContestForm
 from app.contests.notice import build_notice, period_label
+from app.contests.rollup import setting
 from app.errors import DomainError
 from app.extensions import db
 from app.orgs.forms import org_choices
@@ -132,7 +133,7 @@ def hall(contest_id: int):
     if page > paging["pages"]:
         return redirect(url_for("contests.hall", contest_id=contest_id))
     next_page = paging["next"] or 1
-    seconds = int(current_app.config.get("CONTEST_HALL_REFRESH_SECONDS", 30) or 30)
+    seconds = setting("CONTEST_HALL_REFRESH_SECONDS", 30)
     return render_template("contests/hall.html", board=board, contest=board.contest, paging=paging,
                            refresh_url=url_for("contests.hall", contest_id=contest_id, page=next_page),
                            refresh_seconds=max(5, seconds))

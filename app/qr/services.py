@@ -479,8 +479,10 @@ def target_ratings(actor, target_id: int, *, limit: int = 50, offset: int = 0) -
         sa.select(QrFlag).where(QrFlag.target_id == target.id, QrFlag.cleared_at.is_(None))
         .order_by(QrFlag.id.desc())
     ).all()
+    followups = {f.rating_id: f for f in db.session.scalars(
+        sa.select(FollowUp).where(FollowUp.rating_id.in_([r.id for r in items])))} if items else {}
     return {"target": target, "items": list(items), "total": total or 0, "count": counted or 0,
-            "average": average_of(star_sum, counted), "flags": list(flags)}
+            "average": average_of(star_sum, counted), "flags": list(flags), "followups": followups}
 
 
 def clear_flag(actor, flag_id: int) -> QrFlag:

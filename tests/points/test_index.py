@@ -8,7 +8,7 @@ import pytest
 
 from app.errors import Invalid
 from app.points import index as ix
-from tests.points.index_support import add_entry, count_queries, make_rule, reverse  # noqa: F401
+from tests.points.index_support import add_entry, reverse  # noqa: F401
 
 Y2026 = ix.Period("year", 2026)
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.points import index as ix
 from app.points.ranking import rank_column, rank_participants, ranked_select
-from tests.points.index_support import add_entry, make_rule  # noqa: F401
+from tests.points.index_support import add_entry  # noqa: F401
 
 Y2026 = ix.Period("year", 2026)
 
