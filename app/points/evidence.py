@@ -92,6 +92,8 @@ def _encode(data: bytes, kind: str) -> tuple[bytes, bytes]:
             image = image.convert("RGB")
         image.save(out, "JPEG", quality=85, optimize=True)
     else:
+        if image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA"):
+            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
         image.save(out, "PNG", optimize=True)
     thumb = image.copy()
     if thumb.mode in ("RGBA", "LA", "P"):

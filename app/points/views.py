@@ -30,7 +30,7 @@ STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "rejected": "�
 STATUS_BADGES = {"pending": "warn", "approved": "ok", "rejected": "bad"}
 
 
-@bp.app_context_processor
+@bp.context_processor
 def points_helpers():
     return {"caps_text": services.rule_caps_text, "source_labels": SOURCE_LABELS,
             "status_labels": STATUS_LABELS, "status_badges": STATUS_BADGES,

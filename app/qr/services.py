@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from app.auth.models import User
 from app.auth.scope import org_scope_clause, require_manage_org, require_role
@@ -126,6 +126,9 @@ def active_target_for_token(token) -> QrTarget | None:
     target = db.session.scalar(sa.select(QrTarget).where(QrTarget.token_hash == tokens.token_hash(token)))
     if target is None or target.revoked_at is not None:
         return None
+    if (target.subject_type == "member" and not target.member.active) or (
+            target.subject_type == "post" and not target.post.active):
+        return None  # the member left, the post closed: the printed code rests
     return target
 
 

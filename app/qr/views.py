@@ -32,12 +32,14 @@ def _rate_page(target, token: str, *, values: dict | None = None, errors: dict |
                message: str | None = None, status: int = 200):
     device = web.ensure_device()
     values = values or {"stars": "", "tags": [], "comment": ""}
-    return render_template(
+    html = render_template(
         "qr/rate.html", target=target, org=target.scope_org, token=token,
         form_token=tokens.form_token(target.id, device), tags=current_app.config["QR_TAGS"],
         comment_max=int(current_app.config["QR_COMMENT_MAX"]), values=values, errors=errors or {},
         message=message,
-    ), status
+    )
+    # The form token is bound to this device: no shared cache may keep the page.
+    return html, status, {"Cache-Control": "private, no-store"}
 
 
 @bp.route("/r/<path:token>", methods=["GET", "POST"])

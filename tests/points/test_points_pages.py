@@ -132,6 +132,12 @@ def test_claim_form_errors_are_readable(tree, rules, login_as, db):
     r = page.post("/points/claims/new", data=claim_form(on="昨天"))
     assert r.status_code == 422 and "YYYY-MM-DD" in r.get_data(as_text=True)
     assert count(db, Claim) == 0
+    add_rule(tree.admin, "xxqg", "study", 1, title="学习强国每日积分", daily_cap=1, needs_approval=False)
+    r = page.post("/points/claims/new", data=claim_form(code="xxqg"), follow_redirects=True)
+    assert "申报成功，积分已计入" in r.get_data(as_text=True)
+    r = page.post("/points/claims/new", data=claim_form(code="xxqg"), follow_redirects=True)
+    assert r.status_code == 200 and "每日上限 1 分" in r.get_data(as_text=True)
+    assert (count(db, Claim), count(db, LedgerEntry)) == (1, 1)
 
 
 def test_reject_reason_is_shown_to_the_member(tree, rules, login_as, db):
@@ -225,3 +231,17 @@ def test_pages_have_no_inline_styles_or_scripts(tree, rules, login_as, db):
                        (tree.admin, "/points/rules/shyk/edit")]:
         html = login_as(user).get(path).get_data(as_text=True)
         assert " style=" not in html and "<script>" not in html and "onclick" not in html, path
+
+
+def test_stored_photo_drops_the_phones_metadata(tree, rules, login_as, db):
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif[0x8825] = {1: "N", 2: (31.0, 14.0, 0.0)}  # a GPS position
+    out = io.BytesIO()
+    Image.new("RGB", (80, 60), (10, 120, 200)).save(out, "JPEG", exif=exif.tobytes())
+    member = login_as(tree.m11)
+    member.post("/points/claims/new", data=claim_form(evidence=out.getvalue()), content_type="multipart/form-data")
+    claim = db.session.scalar(sa.select(Claim))
+    served = member.get(f"/points/claims/{claim.id}/evidence")
+    with Image.open(io.BytesIO(served.data)) as image:
+        assert image.format == "JPEG" and dict(image.getexif()) == {}

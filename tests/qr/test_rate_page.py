@@ -43,6 +43,7 @@ def test_page_is_small_has_big_stars_and_no_script(client, code):
     assert css.status_code == 200
     assert len(r.data) + len(css.data) < 30 * 1024
     assert "<script" not in html and "style=" not in html
+    assert "no-store" in r.headers["Cache-Control"]  # the form token is this device's
     assert "/static/app.css" not in html  # the light layout, not the heavy one
     assert [int(v) for v in re.findall(r'name="stars" value="(\d)"', html)] == [5, 4, 3, 2, 1]
     for n in range(1, 6):

@@ -192,3 +192,13 @@ def test_secretary_makes_a_code_through_the_pages(tree, login_as):
     r = sec.post(f"/qr-admin/new?org={tree.b11.id}", data={"subject": ""})
     assert r.status_code == 200 and "请选择评价对象" in r.get_data(as_text=True)
     assert login_as(tree.sec_c2).get(f"/qr-admin/new?org={tree.b11.id}").status_code == 403
+
+
+def test_code_of_a_member_who_left_rests(tree, make_target, client, db):
+    _target, token = make_target(tree.sec_b11, "member", tree.m11)
+    tree.m11.active = False
+    db.session.commit()
+    r = client.get(f"/r/{token}")
+    assert r.status_code == 404 and "二维码无效或已停用" in r.get_data(as_text=True)
+    assert client.post(f"/r/{token}", data={"stars": "5"}).status_code == 404
+    assert count_ratings() == 0
