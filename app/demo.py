@@ -106,7 +106,17 @@ def load_demo(seed: int = 2026) -> list[tuple[str, str, str]]:
     build_org_tree(demo)
     add_people(demo)
     db.session.commit()
+    add_points(demo, seed)
     return demo.logins
+
+
+def add_points(demo: DemoStreet, seed: int) -> None:
+    """The rule catalogue and a few weeks of claims, approvals and awards, written through the ledger."""
+    from app.points.demo import load_demo_activity, load_demo_rules
+
+    admin_id = db.session.scalar(sa.select(User.id).where(User.phone == FIXED_ADMIN[1]))
+    load_demo_rules(admin_id)
+    load_demo_activity(seed)
 
 
 def _add_orgs(names: list[str], kind: str, parent: Org) -> list[Org]:
