@@ -44,6 +44,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set in production (APP_ENV=production).")
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     os.makedirs(app.config["UPLOAD_DIR"], exist_ok=True)
@@ -59,7 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale, default_timezone=app.config["TIMEZONE"])
 
     from app import models  # noqa: F401 - every model registered with the metadata
-    from app.api import init_app as init_api
+    from app.api import health as health_api, init_app as init_api
     from app.auth import api as auth_api, views as auth_views
     from app.orgs import api as orgs_api, views as orgs_views
     from app.points import api as points_api, index_api, index_views, views as points_views
@@ -69,7 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = init_api(app)
     for blp in (auth_api.blp, orgs_api.blp, points_api.blp, index_api.blp, assessments_api.blp,
-                contests_api.blp, qr_api.blp):
+                contests_api.blp, qr_api.blp, health_api.blp):
         csrf.exempt(blp)  # the API authenticates with bearer tokens, never with cookies
         api.register_blueprint(blp)
     for bp in (auth_views.bp, orgs_views.bp, points_views.bp, index_views.bp, assessments_views.bp,

@@ -78,8 +78,16 @@ demo_cli = AppGroup("demo", help="Demo data.")
 @demo_cli.command("load")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has accounts.")
 @click.option("--seed", default=2026, show_default=True)
-def demo_load(if_empty: bool, seed: int) -> None:
-    """Build a believable street: communities, branches, members, secretaries and an admin."""
+@click.option("--members", type=click.IntRange(min=1), default=None,
+              help="Load a district of this many members in bulk instead of the demo street.")
+@click.option("--entries-per-member", type=click.IntRange(min=0), default=None,
+              help="Ledger entries per member over this year (with --members; default 20).")
+def demo_load(if_empty: bool, seed: int, members: int | None, entries_per_member: int | None) -> None:
+    """Build a believable street: communities, branches, members, secretaries and an admin.
+
+    With --members N: a district of N members (about 100 per branch) with K ledger entries each
+    (--entries-per-member K), written in bulk, for benchmarks.
+    """
     from app.auth.models import User
     from app.demo import load_demo
 
@@ -88,6 +96,11 @@ def demo_load(if_empty: bool, seed: int) -> None:
         return
     from app.errors import DomainError
 
+    if members is None and entries_per_member is not None:
+        raise click.UsageError("--entries-per-member 须与 --members 一起使用。")
+    if members is not None:
+        _demo_load_scale(members, 20 if entries_per_member is None else entries_per_member, seed)
+        return
     try:
         logins = load_demo(seed=seed)
     except DomainError as exc:
@@ -97,3 +110,43 @@ def demo_load(if_empty: bool, seed: int) -> None:
     for label, phone, password in logins:
         click.echo(f"  {label}: {phone} / {password}")
     current_app.logger.info("demo data loaded")
+
+
+def _demo_load_scale(members: int, entries_per_member: int, seed: int) -> None:
+    """``demo load --members N``: the bulk district, with progress bars and timings."""
+    from app.demo_scale import load_scale
+    from app.errors import DomainError
+
+    bars: dict[str, list] = {}  # stage -> [bar, rows done, open]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            label = {"members": "党员", "entries": "积分记录"}.get(stage, stage)
+            bar = click.progressbar(length=total, label=f"{label} {total:,}", show_pos=True, show_eta=True,
+                                    width=30)
+            bars[stage] = [bar.__enter__(), 0, True]
+        state = bars[stage]
+        state[0].update(done - state[1])
+        state[1] = done
+        if done >= total and state[2]:
+            state[0].__exit__(None, None, None)
+            state[2] = False
+
+    try:
+        result = load_scale(members, entries_per_member, seed, progress=progress)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    finally:
+        for state in bars.values():
+            if state[2]:
+                state[0].__exit__(None, None, None)
+    t = result.timings
+    click.echo(
+        f"已载入：{result.streets} 个街道、{result.communities} 个社区、{result.branches} 个支部，"
+        f"{result.members:,} 名党员、{result.secretaries:,} 名书记，{result.entries:,} 条积分记录。")
+    click.echo("用时（秒）：" + "，".join(f"{k} {v:.1f}" for k, v in t.items()))
+    click.echo("演示账号（手机号 / 密码）：")
+    for label, phone, password in result.logins:
+        click.echo(f"  {label}: {phone} / {password}")
+    current_app.logger.info("scale demo data loaded: %s members, %s entries", result.members, result.entries)

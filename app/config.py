@@ -39,6 +39,9 @@ class Config:
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted
+        # (the client IP then comes from X-Forwarded-For for rate limits and rating hashes).
+        self.PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
         self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
         self.BABEL_DEFAULT_LOCALE = "zh"
         self.BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

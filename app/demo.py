@@ -107,6 +107,7 @@ def load_demo(seed: int = 2026) -> list[tuple[str, str, str]]:
     add_people(demo)
     db.session.commit()
     add_points(demo, seed)
+    add_contests()
     return demo.logins
 
 
@@ -117,6 +118,13 @@ def add_points(demo: DemoStreet, seed: int) -> None:
     admin_id = db.session.scalar(sa.select(User.id).where(User.phone == FIXED_ADMIN[1]))
     load_demo_rules(admin_id)
     load_demo_activity(seed)
+
+
+def add_contests() -> None:
+    """This year's points races with three weeks of leaderboard history."""
+    from app.contests.demo import load_demo_contests
+
+    load_demo_contests()
 
 
 def _add_orgs(names: list[str], kind: str, parent: Org) -> list[Org]:

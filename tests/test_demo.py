@@ -55,15 +55,24 @@ def test_demo_street_is_big_and_consistent(app, db, client):
         assert me.get_json()["phone"] == phone
 
 
-def test_demo_is_reproducible(app, db):
+def test_demo_is_reproducible(app, db, sqlite_template, tmp_path):
+    """The same seed builds the same street, here on this database and on a fresh SQLite file."""
+    import shutil
+
+    from app import create_app
+    from tests.conftest import BASE_CONFIG
+
     load_demo(seed=7)
     first = db.session.execute(sa.select(User.name, User.phone).order_by(User.id)).all()
-    db.session.execute(sa.delete(User))
-    db.session.execute(sa.update(Org).values(parent_id=None))
-    db.session.execute(sa.delete(Org))
-    db.session.commit()
-    load_demo(seed=7)
-    again = db.session.execute(sa.select(User.name, User.phone).order_by(User.id)).all()
+    fresh = tmp_path / "again.sqlite3"
+    shutil.copy(sqlite_template, fresh)
+    other = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{fresh}",
+                        "UPLOAD_DIR": str(tmp_path / "up2")})
+    with other.app_context():
+        load_demo(seed=7)
+        again = db.session.execute(sa.select(User.name, User.phone).order_by(User.id)).all()
+        db.session.remove()
+        db.engine.dispose()
     assert again == first
 
 

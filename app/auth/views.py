@@ -18,7 +18,7 @@ from app.templating import register_nav
 bp = Blueprint("auth", __name__)
 
 # Each role's start page; features replace these with their own as they arrive.
-START_PAGES = {"member": "index.me", "secretary": "orgs.tree", "admin": "orgs.tree"}
+START_PAGES = {"member": "index.me", "secretary": "points.review", "admin": "orgs.tree"}
 
 register_nav(90, _l("我的账号"), "auth.account", ("member", "secretary", "admin"))
 

@@ -14,14 +14,14 @@ def test_demo_contests_on_the_demo_street(app, db):
     from app.contests.demo import load_demo_contests
     from app.demo import load_demo
 
-    load_demo(seed=7)
-    contests = load_demo_contests(days=3)
+    load_demo(seed=7)  # the demo street loads its contests with three weeks of day closes
+    contests = load_demo_contests(days=3)  # a later call finds them and adds nothing
     assert [c.participant_type for c in contests] == ["branch", "community", "member"]
     today = local_date(utcnow())
     for c in contests:
         days = db.session.scalar(sa.select(sa.func.count()).select_from(ContestSnapshot).where(
             ContestSnapshot.contest_id == c.id, ContestSnapshot.kind == "day"))
-        expected = sum(c.starts_on <= today - timedelta(days=n) <= c.ends_on for n in (1, 2, 3))
-        assert days == expected  # one close for each of the last three days inside the period
+        expected = sum(c.starts_on <= today - timedelta(days=n) <= c.ends_on for n in range(1, 22))
+        assert days == expected  # one close for each of the last 21 days inside the period
     assert [c.id for c in load_demo_contests(days=3)] == [c.id for c in contests]  # a second run adds nothing
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Contest)) == 3

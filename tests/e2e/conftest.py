@@ -155,3 +155,13 @@ SMALL_TARGETS_JS = """
 def small_touch_targets(page) -> list[str]:
     """Buttons, fields and navigation links lower than 44 CSS px."""
     return page.evaluate(SMALL_TARGETS_JS)
+
+
+def phone_check(page, tmp_path, name: str, *, touch: bool = True) -> None:
+    """A page as a phone user sees it: no sideways scrolling at 360 px, (optionally) no small
+    touch targets, and a full-page screenshot ``<name>.png`` in ``tmp_path``."""
+    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+    assert page.evaluate("window.innerWidth") == 360
+    assert not has_horizontal_scroll(page), f"{name}: {page.url} scrolls sideways at 360 px"
+    if touch:
+        assert small_touch_targets(page) == [], f"{name}: {page.url}"

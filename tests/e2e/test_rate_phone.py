@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.conftest import browser, console_errors, live_server, page  # noqa: F401 - the e2e fixtures
 from tests.e2e.conftest import has_horizontal_scroll, small_touch_targets
 
 pytestmark = pytest.mark.e2e
