@@ -92,7 +92,14 @@ def demo_load(if_empty: bool, seed: int, members: int | None, entries_per_member
     from app.demo import load_demo
 
     if if_empty and db.session.scalar(sa.select(sa.func.count(User.id))):
+        from app.demo import existing_demo_logins
+
         click.echo("数据库中已有数据，跳过演示数据。")
+        logins = existing_demo_logins()
+        if logins:
+            click.echo("演示账号（手机号 / 密码）：")
+            for label, phone, password in logins:
+                click.echo(f"  {label}: {phone} / {password}")
         return
     from app.errors import DomainError
 

@@ -186,3 +186,13 @@ def add_people(demo: DemoStreet) -> None:
             person(branch, "member")
 
     db.session.execute(sa.insert(User), rows)
+
+
+def existing_demo_logins() -> list[tuple[str, str, str]]:
+    """The demo logins still present with the demo password, for `make run` to print again."""
+    rows = []
+    for label, phone, _name in (FIXED_ADMIN, FIXED_COMMUNITY_SECRETARY, FIXED_BRANCH_SECRETARY, FIXED_MEMBER):
+        user = db.session.scalar(sa.select(User).where(User.phone == phone, User.active.is_(True)))
+        if user is not None and user.check_password(DEMO_PASSWORD):
+            rows.append((f"{label} {user.name}（{user.org.name}）", phone, DEMO_PASSWORD))
+    return rows
