@@ -42,6 +42,8 @@ def main() -> None:
                         help="Do not start the job scheduler beside the web server.")
     args = parser.parse_args()
 
+    # QR codes printed from a laptop demo point at the address actually served.
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
     from wsgi import app
 
     def terminate(_signum, _frame):

@@ -6,3 +6,4 @@ from app.contests.models import Contest, ContestOutcome, ContestSnapshot, Contes
 from app.assessments.models import Assessment, AssessmentUnit  # noqa: F401
 from app.qr.models import FollowUp, QrFlag, QrTarget, Rating, ServicePost  # noqa: F401
 from app.jobs_lock import JobLock, JobRun  # noqa: F401
+from app.marks import ChangeMark  # noqa: F401  (also installs the events that move the marks)

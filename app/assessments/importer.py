@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import warnings
 from decimal import Decimal
 
 from app.assessments import services
@@ -16,6 +15,7 @@ from app.assessments.forms import ITEM_SPLIT, parse_item_line, parse_veto_text
 from app.assessments.models import Assessment
 from app.errors import Invalid
 from app.orgs.roster import OrgMatcher
+from app.xlsx import SheetUnreadable, cell_text, read_rows
 
 MAX_ROWS = 2000
 HEADER_SCAN_ROWS = 5
@@ -39,12 +39,7 @@ class ImportProblems(Invalid):
         return f"第{row}行：{reason}" if row else reason
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).replace("\u3000", " ").strip()
+_text = cell_text
 
 
 def _number(value) -> tuple[Decimal | None, bool]:
@@ -70,34 +65,11 @@ def _headers(assessment: Assessment) -> dict[str, str]:
 
 
 def _load_rows(fileobj) -> list[tuple[int, tuple]]:
-    import openpyxl
-
-    data = fileobj.read()
+    """(Excel row number, cell values) of the first sheet's non-empty rows."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds on a file that is not an xlsx
-        raise ImportProblems([(None, "文件无法读取：请上传 Excel 的 .xlsx 文件（旧版 .xls 或 WPS 文件请先另存为 .xlsx）。")])
-    try:
-        if not workbook.worksheets:
-            raise ImportProblems([(None, "文件中没有工作表。")])
-        rows = []
-        for cells in workbook.worksheets[0].iter_rows():
-            values = tuple(c.value for c in cells)
-            if not any(_text(v) for v in values):
-                continue
-            number = next((c.row for c in cells if getattr(c, "row", None)), None)
-            rows.append((number, values))
-            if len(rows) > MAX_ROWS + HEADER_SCAN_ROWS:
-                raise ImportProblems([(None, f"一次最多导入{MAX_ROWS}个单位，请分批导入。")])
-        return rows
-    except ImportProblems:
-        raise
-    except Exception:
-        raise ImportProblems([(None, "文件内容无法读取，请用 Excel 另存为 .xlsx 后重试。")])
-    finally:
-        workbook.close()
+        return read_rows(fileobj, MAX_ROWS + HEADER_SCAN_ROWS, f"一次最多导入{MAX_ROWS}个单位，请分批导入。")
+    except SheetUnreadable as exc:
+        raise ImportProblems([(None, exc.message)]) from exc
 
 
 def _find_header(rows, keys: dict[str, str], assessment: Assessment) -> tuple[int, dict[str, int]]:

@@ -54,7 +54,7 @@ LATE_DAYS = 7  # the rollup keeps refreshing a contest this many days past its e
 
 
 def get_contest(contest_id: int) -> Contest:
-    contest = db.session.get(Contest, contest_id)
+    contest = db.session.get(Contest, contest_id, options=[sa.orm.joinedload(Contest.scope_org)])
     if contest is None:
         raise NotFound(_("找不到该竞赛。"), code="contest_not_found")
     return contest
@@ -306,13 +306,30 @@ class Board:
     total: int
 
 
+def _snapshot_key(snapshot: ContestSnapshot) -> tuple:
+    # a snapshot's standings never change; the id alone could come back on SQLite after a prune
+    return (snapshot.id, snapshot.period_key, snapshot.as_of.isoformat())
+
+
 def leaderboard(actor, contest_id: int, *, limit: int = 50, offset: int = 0) -> Board:
-    """A page of the current standings (the final ones once finalized)."""
+    """A page of the current standings (the final ones once finalized).
+
+    A snapshot's standings never change, so a page of them is shared by everybody who asks
+    (app.marks.SharedCache), kept under the roster mark because names come from the roster.
+    """
+    from app.marks import ROSTER, read_marks, shared_cache
+
     contest = view_contest(actor, contest_id)
     snapshot = current_snapshot(contest)
     if snapshot is None:
         return Board(contest, None, [], 0)
-    return Board(contest, snapshot, standings(contest, snapshot, limit=limit, offset=offset), standings_count(snapshot))
+    key = _snapshot_key(snapshot)
+    roster = read_marks([ROSTER])[ROSTER]
+    rows = shared_cache("standings_pages", 256).get(
+        (key, contest.participant_type, limit, offset), roster,
+        lambda: standings(contest, snapshot, limit=limit, offset=offset))
+    total = shared_cache("standings_counts", 1024).get(key, 0, lambda: standings_count(snapshot))
+    return Board(contest, snapshot, list(rows), total)
 
 
 def my_participant_ids(actor, contest: Contest) -> list[int]:

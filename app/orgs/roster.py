@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import re
-import warnings
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -15,6 +14,7 @@ from app.errors import Invalid
 from app.extensions import db
 from app.orgs.models import Org
 from app.orgs.services import MIN_PASSWORD, PHONE_RE, managed_orgs
+from app.xlsx import SheetUnreadable, cell_text, read_rows
 
 MAX_ROWS = 5000
 HEADER_SCAN_ROWS = 5
@@ -55,13 +55,7 @@ class Row:
     role_text: str
 
 
-def _text(value) -> str:
-    """A cell as stripped text; whole numbers stored as floats lose their '.0'."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).replace("\u3000", " ").strip()
+_text = cell_text
 
 
 def _phone(value) -> str:
@@ -79,35 +73,10 @@ def _header_key(value) -> str | None:
 
 def _load_rows(fileobj) -> list[tuple[int, tuple]]:
     """(Excel row number, cell values) of the first sheet's non-empty rows."""
-    import openpyxl
-
-    data = fileobj.read()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds on a file that is not an xlsx
-        raise RosterError([(None, "文件无法读取：请上传 Excel 的 .xlsx 文件（旧版 .xls 或 WPS 文件请先另存为 .xlsx）。")])
-    try:
-        sheet = workbook.worksheets[0] if workbook.worksheets else None
-        if sheet is None:
-            raise RosterError([(None, "文件中没有工作表。")])
-        rows = []
-        for cells in sheet.iter_rows():
-            values = tuple(c.value for c in cells)
-            if not any(_text(v) for v in values):
-                continue
-            number = next((c.row for c in cells if getattr(c, "row", None)), None)
-            rows.append((number, values))
-            if len(rows) > MAX_ROWS + HEADER_SCAN_ROWS:
-                raise RosterError([(None, f"一次最多导入{MAX_ROWS}行，请分批导入。")])
-        return rows
-    except RosterError:
-        raise
-    except Exception:
-        raise RosterError([(None, "文件内容无法读取，请用 Excel 另存为 .xlsx 后重试。")])
-    finally:
-        workbook.close()
+        return read_rows(fileobj, MAX_ROWS + HEADER_SCAN_ROWS, f"一次最多导入{MAX_ROWS}行，请分批导入。")
+    except SheetUnreadable as exc:
+        raise RosterError([(None, exc.message)]) from exc
 
 
 def _find_header(rows) -> tuple[int, dict[str, int]]:

@@ -506,7 +506,7 @@ class MemberPoints:
     community_rank: int | None
     community_size: int
     branch: Org
-    community: Org
+    community: Org  # an Org or a shared boards.OrgRef (id, name, kind, path)
     lines: list[CategoryLine]
     explained: bool = False
 
@@ -591,18 +591,25 @@ def get_member(member_id: int) -> User:
 def member_points(actor, member_id: int, period: Period, *, explain: bool = False) -> MemberPoints:
     """A member's index, category sums and ranks for a period (in scope of ``actor``).
 
-    One statement for the figures and ranks, one for the org chain, and one more for the
-    entries behind the figures when ``explain`` is set.
+    The figures and ranks are the member's row of the community's rank board
+    (:mod:`app.points.boards`): one small statement reads the change marks, and the community is
+    ranked again (one statement) only when an entry or the roster changed since. A member who is
+    not ranked (an admin, an inactive account) is computed on their own. One more statement
+    reads the entries behind the figures when ``explain`` is set.
     """
-    from app.orgs.services import org_chain
+    from app.marks import ROSTER, ledger_key, read_marks
+    from app.points import boards
 
     member = get_member(member_id)
     require_act_on_member(actor, member)
     cfg = index_config()
-    chain = org_chain(member.org)
-    community = community_of(chain)
-    ranked = ranked_members(period, within=community, member_id=member.id, cfg=cfg)
-    row = db.session.execute(sa.select(ranked).where(ranked.c.member_id == member.id)).mappings().one()
+    marks = read_marks([ROSTER, *(ledger_key(i) for i in member.org.ancestor_ids)])
+    community = boards.community_of(member.org, marks[ROSTER])
+    board = boards.community_board(period, community, cfg, (marks[ROSTER], marks[ledger_key(community.id)]))
+    row = board.row(member.id)
+    if row is None:
+        ranked = ranked_members(period, within=community, member_id=member.id, cfg=cfg)
+        row = db.session.execute(sa.select(ranked).where(ranked.c.member_id == member.id)).mappings().one()
     entries = entry_rows(entries_select(period, member_id=member.id)) if explain else None
     is_ranked = bool(row["ranked"])
     return MemberPoints(

@@ -55,7 +55,7 @@ def _claim_and_approve(live_server, branch_name: str) -> Decimal:
                 caps = {"day": rule.daily_cap, "month": rule.monthly_cap, "year": rule.yearly_cap}
                 if all(cap is None or used[k] + rule.points <= cap for k, cap in caps.items()):
                     claim = services.submit_claim(member, rule_code=rule.code, occurred_on=today.isoformat(),
-                                                  note="参加社区环境整治志愿服务")
+                                                  note=f"{rule.title}（有活动签到记录）")
                     entry = services.approve_claim(secretary, claim.id)
                     points = Decimal(entry.points)
                     db.session.remove()
@@ -147,8 +147,15 @@ def test_secretary_runs_a_branch_points_race_on_a_phone(live_server, page, conso
     page.screenshot(path=str(tmp_path / "04-hall.png"), full_page=True)
     assert not has_horizontal_scroll(page), "the hall screen scrolls sideways at 360 px"
 
-    # -- finalize on the phone -----------------------------------------------------------------
+    # -- the secretary may also refresh by hand: same standings, nothing counted twice ------------
     page.goto(contest_url)
+    with page.expect_navigation():
+        page.tap("button:has-text('立即刷新榜单')")
+    assert "榜单已刷新。" in page.inner_text(".flash-success")
+    assert {(r["name"], r["rank"], r["score"]) for r in _board(page)} == {
+        (n, expected_ranks[n], s) for n, s in expected_scores.items()}
+
+    # -- finalize on the phone -----------------------------------------------------------------
     with page.expect_navigation():
         page.click("a.button:has-text('定稿')")
     assert "确认定稿" in page.inner_text("main h1")

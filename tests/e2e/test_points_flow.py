@@ -93,8 +93,8 @@ def _claim_item(page, note: str):
 def test_member_claims_secretary_approves_and_rejects_on_phones(live_server, browser, page, console_errors,
                                                                   tmp_path):
     approved_rule, rejected_rule, today = _claimable_rules(live_server)
-    note_ok = f"今天完成“{approved_rule['title']}”，有签到记录（手机端测试）"
-    note_bad = f"今天完成“{rejected_rule['title']}”（手机端测试，待退回）"
+    note_ok = f"今天完成：{approved_rule['title']}，有签到记录（手机端测试）"
+    note_bad = f"今天完成：{rejected_rule['title']}（手机端测试，待退回）"
     reason = "未见活动记录，请补充签到表后重新申报。"
     url = live_server.url
 

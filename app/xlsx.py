@@ -1,0 +1,58 @@
+"""Reading uploaded Excel sheets, shared by every importer (rosters, assessment scores)."""
+from __future__ import annotations
+
+import io
+import warnings
+
+
+class SheetUnreadable(Exception):
+    """The upload is not a readable .xlsx, or too long; ``message`` is Chinese for the user."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def cell_text(value) -> str:
+    """A cell as stripped text; whole numbers stored as floats lose their '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).replace("\u3000", " ").strip()
+
+
+def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
+    """(Excel row number, cell values) of the first sheet's non-empty rows.
+
+    Raises SheetUnreadable for a file that is not an .xlsx, has no sheet, or has more than
+    ``max_rows`` non-empty rows (``too_many`` is the message then).
+    """
+    import openpyxl
+
+    data = fileobj.read()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds on a file that is not an xlsx
+        raise SheetUnreadable("文件无法读取：请上传 Excel 的 .xlsx 文件（旧版 .xls 或 WPS 文件请先另存为 .xlsx）。")
+    try:
+        if not workbook.worksheets:
+            raise SheetUnreadable("文件中没有工作表。")
+        rows = []
+        for cells in workbook.worksheets[0].iter_rows():
+            values = tuple(c.value for c in cells)
+            if not any(cell_text(v) for v in values):
+                continue
+            number = next((c.row for c in cells if getattr(c, "row", None)), None)
+            rows.append((number, values))
+            if len(rows) > max_rows:
+                raise SheetUnreadable(too_many)
+        return rows
+    except SheetUnreadable:
+        raise
+    except Exception:
+        raise SheetUnreadable("文件内容无法读取，请用 Excel 另存为 .xlsx 后重试。")
+    finally:
+        workbook.close()
