@@ -52,7 +52,10 @@ SCALE_PHONES = (SCALE_ADMIN[0], SCALE_SECRETARY[0], SCALE_MEMBER[0])
 MEMBERS_PER_BRANCH = (60, 140)
 BRANCHES_PER_COMMUNITY = (6, 14)
 COMMUNITIES_PER_STREET = (6, 14)
-LEDGER_BATCH = 200_000  # entries per transaction
+LEDGER_BATCH = 200_000  # entries per statement (COPY or executemany)
+# Entries per transaction. SQLite rewrites every page a transaction touched into its WAL at each
+# commit, and the hash indexes take random inserts, so it commits less often.
+COMMIT_EVERY = {"postgresql": 200_000, "sqlite": 1_000_000}
 USER_BATCH = 100_000
 DEFER_INDEXES_AT = 500_000  # entries: from this many on, plain ledger indexes are built afterwards
 
@@ -351,6 +354,7 @@ class _Chain:
         self.prev_hash = prev_hash
         self.pending: list = []
         self.checked = 0
+        self.open = False  # a transaction holding the ledger lock is open
 
     def check(self, entry_id: int, member_id: int, by_id: int, day: str, kind: _Kind, prev: str,
               digest: str) -> None:
@@ -383,34 +387,36 @@ class _Chain:
             self.pending.append((entry_id, member_id, kind.rule_id, kind.code, kind.category, kind.points, day,
                                  f"award:bulk-{entry_id}", kind.note, by_id, f"{day} {at}.000000", prev, digest))
 
-    def flush(self) -> int:
-        """Write the pending entries in one transaction, under the ledger lock.
+    def flush(self, commit: bool = True) -> int:
+        """Write the pending entries under the ledger lock; commit unless told not to.
 
         Foreign keys are not checked row by row (the ids come from the rows written above):
-        SQLite runs the batch with ``foreign_keys`` off, PostgreSQL (as a superuser) with
-        ``session_replication_role = replica`` for this transaction only.
+        SQLite runs the transaction with ``foreign_keys`` off, PostgreSQL (as a superuser) with
+        ``session_replication_role = replica`` for that transaction only.
         """
-        if not self.pending:
-            return 0
         rows, self.pending = self.pending, []
-        if not self.postgres:
-            self.writer.raw.execute("PRAGMA foreign_keys=OFF")  # outside a transaction: takes effect
-        lock_ledger()
-        first_id = self.next_id - len(rows)
-        if _max_id(LedgerEntry.id) >= first_id:
-            raise Conflict("批量写入期间有其他记账，请在无人使用时重新载入。")
-        if self.postgres:
-            if self.writer.superuser:
-                db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
-            self.writer.copy_text("ledger_entries", self.COLUMNS, "".join(rows))
-        else:
-            self.writer.raw.executemany(
-                "INSERT INTO ledger_entries (id, member_id, org_id, rule_id, rule_code, category, points, "
-                "occurred_on, source, source_key, note, created_by_id, created_at, reverses_id, prev_hash, hash) "
-                "VALUES (?, ?, NULL, ?, ?, ?, CAST(? AS REAL), ?, 'award', ?, ?, ?, ?, NULL, ?, ?)", rows)
-        db.session.commit()
-        if not self.postgres:
-            self.writer.raw.execute("PRAGMA foreign_keys=ON")
+        if rows:
+            if not self.open:
+                if not self.postgres:
+                    self.writer.raw.execute("PRAGMA foreign_keys=OFF")  # outside a transaction: takes effect
+                lock_ledger()
+                if _max_id(LedgerEntry.id) >= self.next_id - len(rows):
+                    raise Conflict("批量写入期间有其他记账，请在无人使用时重新载入。")
+                if self.postgres and self.writer.superuser:
+                    db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+                self.open = True
+            if self.postgres:
+                self.writer.copy_text("ledger_entries", self.COLUMNS, "".join(rows))
+            else:
+                self.writer.raw.executemany(
+                    "INSERT INTO ledger_entries (id, member_id, org_id, rule_id, rule_code, category, points, "
+                    "occurred_on, source, source_key, note, created_by_id, created_at, reverses_id, prev_hash, "
+                    "hash) VALUES (?, ?, NULL, ?, ?, ?, CAST(? AS REAL), ?, 'award', ?, ?, ?, ?, NULL, ?, ?)", rows)
+        if commit and self.open:
+            db.session.commit()
+            self.open = False
+            if not self.postgres:
+                self.writer.raw.execute("PRAGMA foreign_keys=ON")
         return len(rows)
 
 
@@ -565,6 +571,8 @@ def _write_entries(writer, rng, member_ids, member_secretary, per_member, today,
     done = 0
     n_members = len(member_ids)
     positions = range(n_members)
+    committed = 0
+    commit_every = COMMIT_EVERY.get(writer.dialect, LEDGER_BATCH)
     for slice_no in range(per_member):
         low = slice_no * days / per_member
         width = days / per_member
@@ -581,7 +589,9 @@ def _write_entries(writer, rng, member_ids, member_secretary, per_member, today,
                 kinds = picks[pos]
                 add(member_ids[pos], member_secretary[pos], day, kinds[int(note_picks[pos] * len(kinds))])
             if len(chain.pending) >= LEDGER_BATCH:
-                done += chain.flush()
+                done += chain.flush(commit=done + len(chain.pending) - committed >= commit_every)
+                if not chain.open:
+                    committed = done
                 report("entries", done, total)
     done += chain.flush()
     report("entries", done, total)
@@ -622,7 +632,7 @@ def _sqlite_fast(writer: BulkWriter) -> dict:
     raw = writer.raw
     saved = {name: raw.execute(f"PRAGMA {name}").fetchone()[0] for name in ("synchronous", "cache_size")}
     raw.execute("PRAGMA synchronous=OFF")
-    raw.execute("PRAGMA cache_size=-524288")  # 512 MiB
+    raw.execute("PRAGMA cache_size=-2097152")  # 2 GiB, so the indexes being filled stay in memory
     return saved
 
 

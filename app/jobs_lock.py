@@ -16,7 +16,7 @@ import socket
 import uuid
 import zlib
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Iterator
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ LOCK_CLASS = 7341  # first key of the two-int advisory lock space, reserved for 
 DEFAULT_TTL = 3600
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class JobRun(db.Model):

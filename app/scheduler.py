@@ -21,7 +21,6 @@ import signal
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 import click
 import sqlalchemy as sa
@@ -31,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.jobs_lock import JobRun, holder_id, job_lock, last_runs
+from app.timeutil import local_tz, to_utc
 
 log = logging.getLogger("app.scheduler")
 
@@ -43,14 +43,8 @@ def setting(name: str, default):
     return default if value in (None, "") else value
 
 
-def local_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
 
 
-def to_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
 def local(now: datetime) -> datetime:

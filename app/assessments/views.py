@@ -16,6 +16,7 @@ from app.auth.scope import require_role
 from app.errors import DomainError
 from app.extensions import db
 from app.templating import register_nav
+from app.timeutil import local_today
 
 bp = Blueprint("assessments", __name__, url_prefix="/assessments")
 
@@ -82,9 +83,7 @@ def new():
     form = AssessmentForm()
     errors: list[str] = []
     if request.method == "GET":
-        from datetime import date
-
-        form.year.data = str(date.today().year)
+        form.year.data = str(local_today().year)
     if form.validate_on_submit():
         settings = form.settings()
         if settings is not None:

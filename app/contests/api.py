@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.api import Schema, current_api_user, make_blueprint, page_args, token_required
+from app.api import Schema, current_api_user, json_response, make_blueprint, page_args, token_required
 from app.contests import services
 
 blp = make_blueprint("contests_api", __name__, "Points race contests and leaderboards")
@@ -181,20 +181,20 @@ def get_contest(contest_id):
 def leaderboard(args, contest_id):
     """The current standings (the frozen final ones once finalized), best first."""
     board = services.leaderboard(current_api_user(), contest_id, limit=args["limit"], offset=args["offset"])
-    return {
+    return json_response({
         "contest_id": board.contest.id,
         "status": board.contest.status,
         "final": bool(board.snapshot and board.snapshot.is_final),
         "as_of": services.iso(board.snapshot.as_of) if board.snapshot else None,
         "standings": [
-            {"rank": r.rank, "participant": {"id": r.participant_id, "name": r.name}, "score": r.score,
+            {"rank": r.rank, "participant": {"id": r.participant_id, "name": r.name}, "score": float(r.score),
              "previous_rank": r.previous_rank}
             for r in board.rows
         ],
         "total": board.total,
         "limit": args["limit"],
         "offset": args["offset"],
-    }
+    })
 
 
 @blp.route("/contests/<int:contest_id>/rollup", methods=["POST"])

@@ -12,6 +12,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.contests.services import PARTICIPANT_LABELS, SCORING_LABELS
 from app.orgs.forms import ChoiceRequired, IdSelectField
 from app.points.models import CATEGORIES, CATEGORY_LABELS
+from app.timeutil import local_today
 
 
 class CheckboxesField(SelectMultipleField):
@@ -28,9 +29,9 @@ class ContestForm(FlaskForm):
                                    validate_choice=False, default="branch")
     scope_org_id = IdSelectField(_l("竞赛范围"), validators=[ChoiceRequired(_l("请选择竞赛范围。"))])
     starts_on = DateField(_l("开始日期"), validators=[InputRequired(_l("请填写开始日期。"))],
-                          default=lambda: date(date.today().year, 1, 1))
+                          default=lambda: date(local_today().year, 1, 1))
     ends_on = DateField(_l("结束日期"), validators=[InputRequired(_l("请填写结束日期。"))],
-                        default=lambda: date(date.today().year, 12, 31))
+                        default=lambda: date(local_today().year, 12, 31))
     categories = CheckboxesField(_l("计入的积分类别"), choices=[(c, _l(CATEGORY_LABELS[c])) for c in CATEGORIES],
                                  validate_choice=False, default=list(CATEGORIES))
     scoring = SelectField(_l("计分方式"), choices=[(k, v) for k, v in SCORING_LABELS.items()],

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -40,6 +39,7 @@ from app.orgs.models import Org
 from app.points.index import RANKED_ROLES, tenths_of
 from app.points.models import LedgerEntry
 from app.points.ranking import rank_participants
+from app.timeutil import local_date, local_tz, to_utc, utcnow  # noqa: F401 - local_date is re-exported
 
 
 def _int(value: int) -> sa.ColumnElement:
@@ -49,22 +49,12 @@ def _int(value: int) -> sa.ColumnElement:
 # --------------------------------------------------------------------------- time and periods
 
 
-def local_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
-def to_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
-def local_date(value: datetime) -> date:
-    return to_utc(value).astimezone(local_tz()).date()
 
 
 def end_of_day(day: date) -> datetime:

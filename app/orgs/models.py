@@ -1,19 +1,18 @@
 """The organization tree: street -> community -> branch, any depth."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.timeutil import utcnow  # noqa: F401 - re-exported for the models
 
 ORG_KINDS = ("street", "community", "branch")
 ORG_KIND_LABELS = {"street": "街道", "community": "社区", "branch": "支部"}
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Org(db.Model):

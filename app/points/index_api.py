@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.api import Schema, current_api_user, make_blueprint, page_args, token_required
+from app.api import Schema, current_api_user, json_response, make_blueprint, page_args, token_required
 from app.points import duty as duty_service
 from app.points import index as ix
 from app.points.models import CATEGORIES
@@ -194,7 +194,7 @@ def org_score_json(s: ix.OrgScore) -> dict:
 def my_points(args):
     """The caller's index, category sums and ranks for a period, with the explanation."""
     user = current_api_user()
-    return ix.member_points(user, user.id, _period(args), explain=True).as_json()
+    return json_response(ix.member_points(user, user.id, _period(args), explain=True).as_json())
 
 
 @blp.route("/me/entries", methods=["GET"])
@@ -215,7 +215,7 @@ def my_entries(args):
 @blp.response(200, IndexPointsOut)
 def member_points(args, member_id):
     """A member's index in the caller's scope (same shape as /me/points)."""
-    return ix.member_points(current_api_user(), member_id, _period(args), explain=True).as_json()
+    return json_response(ix.member_points(current_api_user(), member_id, _period(args), explain=True).as_json())
 
 
 @blp.route("/orgs/<int:org_id>/points", methods=["GET"])

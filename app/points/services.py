@@ -21,7 +21,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -36,6 +35,7 @@ from app.orgs.models import Org
 from app.points import evidence as evidence_store
 from app.points.ledger import append_entry, lock_ledger, quantize, run_atomic
 from app.points.models import CATEGORIES, CATEGORY_LABELS, Claim, LedgerEntry, Rule
+from app.timeutil import local_tz as local_zone, utcnow as utc_now
 
 DEFAULT_CLAIM_WINDOW_DAYS = 60
 DEFAULT_AWARD_WINDOW_DAYS = 366
@@ -50,12 +50,8 @@ CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
 
 # -- time -------------------------------------------------------------------------------------
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
-def local_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
 
 
 def local_today() -> date:

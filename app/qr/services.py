@@ -7,7 +7,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -22,6 +21,7 @@ from app.extensions import db
 from app.orgs.models import Org, utcnow
 from app.qr import tokens
 from app.qr.models import SUBJECT_TYPES, FollowUp, QrFlag, QrTarget, Rating, ServicePost
+from app.timeutil import local_tz
 
 HUNDREDTH = Decimal("0.01")
 MANAGERS = ("admin", "secretary")
@@ -33,8 +33,6 @@ def cfg(name: str):
     return current_app.config[name]
 
 
-def local_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
 
 
 def local_day(moment: datetime | None = None) -> date:

@@ -1,0 +1,35 @@
+"""Time in one place: instants are stored in UTC, days are counted in the deployment's zone."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def local_tz() -> ZoneInfo:
+    """The zone days are counted in (Asia/Shanghai unless TIMEZONE says otherwise)."""
+    name = current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE) if has_app_context() else DEFAULT_TIMEZONE
+    return ZoneInfo(name)
+
+
+def to_utc(value: datetime) -> datetime:
+    """An aware UTC instant; naive values (as SQLite returns them) are taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def local_date(value: datetime) -> date:
+    """The local day an instant falls on."""
+    return to_utc(value).astimezone(local_tz()).date()
+
+
+def local_today() -> date:
+    return local_date(utcnow())
