@@ -48,11 +48,13 @@ def ledger_key(org_id: int) -> str:
     return f"ledger:{org_id}"
 
 
+_READ = sa.select(ChangeMark.key, ChangeMark.value).where(ChangeMark.key.in_(sa.bindparam("keys", expanding=True)))
+
+
 def read_marks(keys: Iterable[str]) -> dict[str, int]:
     """The current value of each key (0 for a key never set), in one query."""
     keys = list(dict.fromkeys(keys))
-    found = dict(db.session.execute(
-        sa.select(ChangeMark.key, ChangeMark.value).where(ChangeMark.key.in_(keys))).all())
+    found = dict(db.session.connection().execute(_READ, {"keys": keys}).all())
     return {k: int(found.get(k) or 0) for k in keys}
 
 

@@ -7,3 +7,4 @@ from app.assessments.models import Assessment, AssessmentUnit  # noqa: F401
 from app.qr.models import FollowUp, QrFlag, QrTarget, Rating, ServicePost  # noqa: F401
 from app.jobs_lock import JobLock, JobRun  # noqa: F401
 from app.marks import ChangeMark  # noqa: F401  (also installs the events that move the marks)
+from app.points.totals import LedgerCheckpoint, MemberYearPoints  # noqa: F401

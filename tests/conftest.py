@@ -264,3 +264,37 @@ def tree(make_org, make_user):
     t.m12 = make_user(t.b12, "member", "李四")
     t.m21 = make_user(t.b21, "member", "王五")
     return t
+
+
+class StatementLog:
+    """The SQL statements run inside a ``count_statements()`` block."""
+
+    def __init__(self):
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_statements(app):
+    """``with count_statements() as log: ...`` then ``log.count``: statements sent to the database
+    (an engine ``before_cursor_execute`` listener), to guard pages against N+1 queries."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        log = StatementLog()
+
+        def before(_conn, _cursor, statement, _params, _context, _many):
+            log.statements.append(statement)
+
+        engine = _db.engine
+        sa.event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield log
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", before)
+
+    return counting

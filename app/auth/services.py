@@ -27,15 +27,18 @@ def issue_token(user: User, label: str = "") -> str:
     return raw
 
 
+# One statement on every API request, built once: the user (with their org, joined) by the hash.
+_USER_FOR_TOKEN = (
+    sa.select(User).join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+)
+
+
 def user_for_token(raw: str) -> User | None:
     """The active user a bearer token belongs to, if the token is live."""
     if not raw or len(raw) > 200:
         return None
-    # One statement on every API request: the user (with their org, joined) by the token's hash.
-    return db.session.scalar(
-        sa.select(User).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None), User.active.is_(True))
-    )
+    return db.session.scalar(_USER_FOR_TOKEN, {"token_hash": hash_token(raw)})
 
 
 def list_tokens(user: User) -> list[ApiToken]:

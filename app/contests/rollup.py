@@ -39,6 +39,7 @@ from app.orgs.models import Org
 from app.points.index import RANKED_ROLES, tenths_of
 from app.points.models import LedgerEntry
 from app.points.ranking import rank_participants
+from app.points.totals import member_sums
 from app.timeutil import local_date, local_tz, to_utc, utcnow  # noqa: F401 - local_date is re-exported
 
 
@@ -89,22 +90,32 @@ def bucket_key(now: datetime, minutes: int | None = None) -> str:
 # --------------------------------------------------------------------------- scores
 
 
+def _covers_most_orgs(scope: Org) -> bool:
+    """True when ``scope``'s subtree holds at least half of all orgs (one small query)."""
+    inside = sa.func.sum(sa.case((Org.path.startswith(scope.path, autoescape=True), 1), else_=0))
+    inside_count, total = db.session.execute(sa.select(inside, sa.func.count(Org.id))).one()
+    return 2 * int(inside_count or 0) >= int(total or 0)
+
+
 def _member_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
-    """(participant_id, score in hundredths) of every member taking part."""
-    owner_org = aliased(Org, name="owner_org")
-    sums = (
-        sa.select(LedgerEntry.member_id.label("member_id"), tenths_of(sa.func.sum(LedgerEntry.points)).label("t10"))
-        .join(User, User.id == LedgerEntry.member_id)
-        .join(owner_org, owner_org.id == User.org_id)
-        .where(
-            LedgerEntry.member_id.is_not(None),
-            LedgerEntry.occurred_on.between(contest.starts_on, through),
-            LedgerEntry.category.in_(contest.category_list),
-            owner_org.path.startswith(scope.path, autoescape=True),
-        )
-        .group_by(LedgerEntry.member_id)
-        .subquery("sums")
+    """(participant_id, score in hundredths) of every member taking part.
+
+    The sums come from ``app.points.totals.member_sums``: grouped by member alone, from the
+    folded year totals plus the entries not folded yet when the period allows it, else from the
+    covering index ``ix_ledger_member_day``; then joined to the members taking part. When the
+    scope is a small part of the tree, only its members are summed (one index range each); when
+    it holds most of the tree, everyone is summed and the rest drop out in the join.
+    """
+    in_scope = (
+        sa.select(User.id)
+        .join(Org, Org.id == User.org_id)
+        .where(User.active.is_(True), User.role.in_(RANKED_ROLES),
+               Org.path.startswith(scope.path, autoescape=True))
     )
+    members = None if _covers_most_orgs(scope) else in_scope
+    raw = member_sums(contest.starts_on, through, contest.category_list, members,
+                      today=local_date(utcnow())).subquery("raw_sums")
+    sums = sa.select(raw.c.member_id, tenths_of(raw.c.points).label("t10")).subquery("sums")
     return (
         sa.select(
             User.id.label("participant_id"),

@@ -28,6 +28,7 @@ inside their own org (the branch) and inside their community (the nearest ancest
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -473,6 +474,27 @@ def entry_rows(stmt) -> list[EntryRow]:
             for row in db.session.execute(stmt)]
 
 
+@functools.cache
+def _member_entries_stmt() -> sa.Select:
+    """:func:`entries_select` for one member and a date range, built once with bound parameters."""
+    return entries_select(None).where(
+        LedgerEntry.member_id == sa.bindparam("member_id"),
+        LedgerEntry.occurred_on.between(sa.bindparam("start", type_=sa.Date), sa.bindparam("end", type_=sa.Date)))
+
+
+def member_entry_rows(member_id: int, period: Period) -> list[EntryRow]:
+    """A member's entries in a period, newest first (the explanation's statement, on the hot path)."""
+    rows = db.session.connection().execute(
+        _member_entries_stmt(), {"member_id": member_id, "start": period.start, "end": period.end})
+    out = []
+    for r in rows:
+        e = EntryRow(*r)  # the statement's columns are EntryRow's fields, in order
+        points = e.points if isinstance(e.points, Decimal) else Decimal(str(e.points))
+        e.points, e.note = round1(points), e.note or ""
+        out.append(e)
+    return out
+
+
 @dataclass
 class CategoryLine:
     """One line of the explanation: how a category adds to the index."""
@@ -550,6 +572,7 @@ def explanation_lines(row, period: Period, cfg: IndexConfig, entries: list[Entry
 
 
 def explanation_json(mp: MemberPoints) -> dict:
+    tz = local_tz()
     return {
         "formula": "index = max(0, Σ weight × min(max(sum, 0), ceiling) / ceiling + penalty), rounded to 0.1",
         "categories": [
@@ -557,7 +580,7 @@ def explanation_json(mp: MemberPoints) -> dict:
                 "category": line.category, "label": line.label, "raw": num(line.raw),
                 "ceiling": num(line.ceiling), "score": num(line.score), "weight": num(line.weight),
                 "contribution": num(line.contribution),
-                "entries": [entry_json(e) for e in line.entries],
+                "entries": [entry_json(e, tz) for e in line.entries],
             }
             for line in mp.lines
         ],
@@ -565,12 +588,14 @@ def explanation_json(mp: MemberPoints) -> dict:
     }
 
 
-def entry_json(e: EntryRow) -> dict:
+def entry_json(e: EntryRow, tz=None) -> dict:
+    created = e.created_at_local if tz is None else (
+        e.created_at if e.created_at.tzinfo else e.created_at.replace(tzinfo=timezone.utc)).astimezone(tz)
     return {
         "id": e.id, "rule_code": e.rule_code, "rule_title": e.rule_title, "category": e.category,
         "points": num(e.points), "occurred_on": e.occurred_on.isoformat(), "source": e.source,
-        "note": e.note, "created_at": e.created_at_local.isoformat(), "reverses_id": e.reverses_id,
-        "reversed": e.reversed, "reversed_by_id": e.reversed_by_id,
+        "note": e.note, "created_at": created.isoformat(), "reverses_id": e.reverses_id,
+        "reversed": e.reversed_by_id is not None, "reversed_by_id": e.reversed_by_id,
     }
 
 
@@ -611,7 +636,7 @@ def member_points(actor, member_id: int, period: Period, *, explain: bool = Fals
     if row is None:
         ranked = ranked_members(period, within=community, member_id=member.id, cfg=cfg)
         row = db.session.execute(sa.select(ranked).where(ranked.c.member_id == member.id)).mappings().one()
-    entries = entry_rows(entries_select(period, member_id=member.id)) if explain else None
+    entries = member_entry_rows(member.id, period) if explain else None
     is_ranked = bool(row["ranked"])
     return MemberPoints(
         member=member, period=period, index=tenths(row["index10"]), total=tenths(row["total10"]),
