@@ -80,19 +80,24 @@ class ContestSnapshot(db.Model):
 
 
 class ContestStanding(db.Model):
-    """One participant's place in one snapshot."""
+    """One participant's place in one snapshot.
+
+    Keyed by (snapshot, participant), with no surrogate id and no foreign key to the snapshot: a
+    rollup writes one row per participant (100,000 in a district), and PostgreSQL checks a
+    foreign key with a trigger per row, which cost more than the rest of the insert. Standings are
+    derived rows, written only by ``app.contests.rollup.standings_insert`` for a snapshot created
+    in the same transaction and deleted only together with their snapshot (``prune_ticks``).
+    """
 
     __tablename__ = "contest_standings"
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
-    snapshot_id: Mapped[int] = mapped_column(sa.ForeignKey("contest_snapshots.id"))
-    participant_id: Mapped[int] = mapped_column()
+    snapshot_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    participant_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     score: Mapped[Decimal] = mapped_column(SCORE)
     rank: Mapped[int] = mapped_column()
     previous_rank: Mapped[int | None] = mapped_column()
 
     __table_args__ = (
-        sa.UniqueConstraint("snapshot_id", "participant_id", name="uq_contest_standings_participant"),
         sa.Index("ix_contest_standings_rank", "snapshot_id", "rank"),
     )
 

@@ -127,6 +127,7 @@ class LedgerEntry(db.Model):
         ),
         # Index-friendly shapes for the member index, caps and rollups.
         sa.Index("ix_ledger_member_day", "member_id", "occurred_on", "category", "points"),
+        sa.Index("ix_ledger_member_day_id", "member_id", "occurred_on", "id"),  # a member's entries, newest first
         sa.Index("ix_ledger_org_day", "org_id", "occurred_on", "category", "points"),
         sa.Index("ix_ledger_member_rule_day", "member_id", "rule_code", "occurred_on"),
         sa.Index("ix_ledger_org_rule_day", "org_id", "rule_code", "occurred_on"),

@@ -126,7 +126,8 @@ class Rating(db.Model):
         sa.CheckConstraint("stars BETWEEN 1 AND 5", name="stars"),
         sa.CheckConstraint("(count_slot IS NULL) = (counted = false)", name="counted_slot"),
         sa.UniqueConstraint("target_id", "device_hash", "day", "count_slot", name="uq_qr_ratings_counted"),
-        sa.Index("ix_qr_ratings_target_created", "target_id", "created_at"),
+        # covers the burst check (recent ratings, distinct devices and addresses) and the newest-first list
+        sa.Index("ix_qr_ratings_target_created", "target_id", "created_at", "device_hash", "ip_hash"),
         sa.Index("ix_qr_ratings_day_counted", "day", "counted", "target_id"),
     )
 
