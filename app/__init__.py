@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from app.config import Config
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app import sqlite_gate  # noqa: F401  (SQLite writers queue in the kernel, see the module)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -8,10 +8,16 @@ spread over this year up to today.
 
 Everything is written in bulk: PostgreSQL ``COPY`` through psycopg 3, SQLite ``executemany`` in
 big transactions with ``synchronous=OFF``. Ids are assigned here, continuing from the current
-maximum, and the ledger's hash chain is computed here in id order (the same digest as
-``app.points.ledger.entry_digest``, which is checked on samples), so ``flask ledger verify``
-passes afterwards. The loader expects no other ledger writer while it runs: it takes the ledger
-lock for each batch and stops if the chain moved under it.
+maximum (PostgreSQL sequences are moved past them), and the ledger's hash chain is computed here
+in id order (the same digest as ``app.points.ledger.entry_digest``, which is checked on samples),
+so ``flask ledger verify`` passes afterwards. The loader holds the ledger lock while it writes and
+stops if the chain moved under it. From ``DEFER_INDEXES_AT`` entries on, the ledger's indexes are
+built once the rows are in: on PostgreSQL the whole ledger load is then one transaction (unique
+constraints and plain indexes dropped, rows copied, all rebuilt and checked, commit), on SQLite
+the plain indexes are dropped and rebuilt around the batches.
+
+At the end the member year totals are folded (app.points.totals), as the scheduler's jobs
+would have done day by day, and the planner statistics are refreshed.
 
 Entries are direct awards (``source="award"``) by the member's branch secretary; they are not
 checked against the rules' caps, and no ``rating`` entries are made (the monthly rating
@@ -26,7 +32,7 @@ import json
 import random
 import time as clock
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Callable, Iterable, Sequence
@@ -40,6 +46,7 @@ from app.extensions import db
 from app.orgs.models import Org
 from app.points.ledger import GENESIS, entry_digest, lock_ledger, quantize
 from app.points.models import LedgerEntry, Rule
+from app.points.totals import fold_member_totals
 
 DISTRICT_NAME = "江城区委"
 # Fixed logins of the district (all with DEMO_PASSWORD): its admin, the first branch's
@@ -57,7 +64,9 @@ LEDGER_BATCH = 200_000  # entries per statement (COPY or executemany)
 # commit, and the hash indexes take random inserts, so it commits less often.
 COMMIT_EVERY = {"postgresql": 200_000, "sqlite": 1_000_000}
 USER_BATCH = 100_000
-DEFER_INDEXES_AT = 500_000  # entries: from this many on, plain ledger indexes are built afterwards
+# From this many entries on, ledger indexes are built after the rows are in (sorted, once):
+# the plain ones on SQLite, the plain ones and the unique constraints on PostgreSQL.
+DEFER_INDEXES_AT = 500_000
 
 PLACE_HEADS = "东西南北中新长青金银玉翠红丰安和平康永兴华宏盛福瑞祥泰明光春秋云月星湖江河山松柏桂"
 PLACE_TAILS = "湖山河桥门台园林苑庄岭坪湾塘港堤坝洲溪泉阁亭坊里巷街城"
@@ -527,6 +536,9 @@ def load_scale(members: int, entries_per_member: int, seed: int = 2026, *, today
             _sqlite_restore(sqlite_settings)
 
     t0 = clock.perf_counter()
+    fold_member_totals()  # what the scheduler would have done day by day
+    result.timings["totals"] = clock.perf_counter() - t0
+    t0 = clock.perf_counter()
     analyze()
     result.timings["analyze"] = clock.perf_counter() - t0
     result.timings["total"] = clock.perf_counter() - started
@@ -548,31 +560,58 @@ def _load_entries(writer: BulkWriter, rng: random.Random, member_ids: list[int],
     """
     mix, cumulative = _kinds()
     total = len(member_ids) * per_member
-    deferred = _drop_indexes() if total >= DEFER_INDEXES_AT else []
-    try:
-        _write_entries(writer, rng, member_ids, member_secretary, per_member, today, result, report, mix, cumulative)
-    finally:
-        if deferred:
+    args = (writer, rng, member_ids, member_secretary, per_member, today, result, report, mix, cumulative)
+    if total < DEFER_INDEXES_AT:
+        _write_entries(*args)
+    elif writer.postgres:
+        # One transaction: the ledger lock, the unique constraints and plain indexes dropped, the
+        # rows copied, everything rebuilt (sorted, once) and checked again, then commit. Either the
+        # whole load is there, constraints and all, or nothing is.
+        lock_ledger()
+        dropped = _drop_pg_indexes()
+        try:
+            _write_entries(*args, commit_every=None)
+            t0 = clock.perf_counter()
+            _create_pg_indexes(dropped)
+            db.session.commit()
+            result.timings["indexes"] = clock.perf_counter() - t0
+        except BaseException:
+            db.session.rollback()
+            raise
+    else:
+        deferred = _drop_indexes()
+        try:
+            _write_entries(*args)
+        finally:
             t0 = clock.perf_counter()
             _create_indexes(deferred)
             result.timings["indexes"] = clock.perf_counter() - t0
 
 
 def _write_entries(writer, rng, member_ids, member_secretary, per_member, today, result, report, mix,
-                   cumulative) -> None:
+                   cumulative, commit_every: int | None = 0) -> None:
+    """Generate and write the entries; commit every ``commit_every`` rows (0: the dialect's
+    default), or never with None (the caller commits)."""
     first_day = date(today.year, 1, 1)
     days = _year_days(today)
     lock_ledger()
     chain = _Chain(writer, _max_id(LedgerEntry.id) + 1, db.session.scalar(
         sa.select(LedgerEntry.hash).order_by(LedgerEntry.id.desc()).limit(1)) or GENESIS)
-    db.session.commit()
+    if commit_every is None:
+        chain.open = True  # the caller's transaction holds the lock
+        if writer.superuser:
+            db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    else:
+        db.session.commit()
     result.first_entry_id = chain.next_id
     total = len(member_ids) * per_member
     done = 0
     n_members = len(member_ids)
     positions = range(n_members)
     committed = 0
-    commit_every = COMMIT_EVERY.get(writer.dialect, LEDGER_BATCH)
+    if commit_every == 0:
+        commit_every = COMMIT_EVERY.get(writer.dialect, LEDGER_BATCH)
+    never = commit_every is None
     for slice_no in range(per_member):
         low = slice_no * days / per_member
         width = days / per_member
@@ -589,11 +628,11 @@ def _write_entries(writer, rng, member_ids, member_secretary, per_member, today,
                 kinds = picks[pos]
                 add(member_ids[pos], member_secretary[pos], day, kinds[int(note_picks[pos] * len(kinds))])
             if len(chain.pending) >= LEDGER_BATCH:
-                done += chain.flush(commit=done + len(chain.pending) - committed >= commit_every)
+                done += chain.flush(commit=not never and done + len(chain.pending) - committed >= commit_every)
                 if not chain.open:
                     committed = done
                 report("entries", done, total)
-    done += chain.flush()
+    done += chain.flush(commit=not never)
     report("entries", done, total)
     result.entries = done
     result.last_entry_id = chain.next_id - 1 if done else None
@@ -626,6 +665,34 @@ def _create_indexes(indexes: list[sa.Index]) -> None:
     db.session.commit()
 
 
+def _pg_ledger_constraints() -> list[sa.UniqueConstraint]:
+    return sorted((c for c in LedgerEntry.__table__.constraints if isinstance(c, sa.UniqueConstraint)),
+                  key=lambda c: str(c.name))
+
+
+def _drop_pg_indexes() -> tuple[list, list]:
+    """PostgreSQL, inside the caller's transaction: drop the ledger's unique constraints (not the
+    primary key) and plain indexes."""
+    conn = db.session.connection()
+    constraints = _pg_ledger_constraints()
+    indexes = sorted((ix for ix in LedgerEntry.__table__.indexes if not ix.unique), key=lambda ix: ix.name)
+    for c in constraints:
+        conn.execute(sa.schema.DropConstraint(c))
+    for ix in indexes:
+        ix.drop(bind=conn)
+    return constraints, indexes
+
+
+def _create_pg_indexes(dropped: tuple[list, list]) -> None:
+    constraints, indexes = dropped
+    conn = db.session.connection()
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+    for c in constraints:
+        conn.execute(sa.schema.AddConstraint(c))
+    for ix in indexes:
+        ix.create(bind=conn)
+
+
 def _sqlite_fast(writer: BulkWriter) -> dict:
     """SQLite: no fsync and a big page cache while loading; returns what to restore."""
     db.session.commit()
@@ -651,7 +718,7 @@ def analyze() -> None:
     engine = db.engine
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in ("orgs", "users", "rules", "ledger_entries"):
+            for table in ("orgs", "users", "rules", "ledger_entries", "member_year_points"):
                 conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
     else:
         with engine.begin() as conn:

@@ -12,13 +12,16 @@ Marks live in ``change_marks`` (key -> integer) and move in the same transaction
     the id of the last ledger entry appended for a member of that org's subtree (set for every
     org on the member's path, by a mapper event on every insert of a ``LedgerEntry``);
 ``roster``
-    a counter bumped by every change to a user or an org (roles, activity, moves, names, the tree).
+    a counter bumped by every change to a user or an org (roles, activity, moves, names, the tree);
+``contests``
+    a counter bumped by every change to a contest or a leaderboard snapshot (rollups, finalize).
 
 Loaders that write with raw SQL (``COPY``) bypass the events; caches are per process, so restart
 the web workers after such a load into a live database.
 """
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from itertools import chain
@@ -32,6 +35,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 from app.extensions import db
 
 ROSTER = "roster"
+CONTESTS = "contests"
 T = TypeVar("T")
 
 
@@ -58,19 +62,23 @@ def read_marks(keys: Iterable[str]) -> dict[str, int]:
     return {k: int(found.get(k) or 0) for k in keys}
 
 
+@functools.cache
+def _upsert_stmt(n: int, increment: bool) -> sa.TextClause:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` for ``n`` marks (the same SQL on SQLite and
+    PostgreSQL). Plain text, because SQLAlchemy does not cache the compiled form of its
+    dialect-specific upsert constructs, and this runs with every ledger append."""
+    rows = ", ".join(f"(:k{i}, :v{i})" for i in range(n))
+    new_value = "change_marks.value + excluded.value" if increment else "excluded.value"
+    return sa.text(f'INSERT INTO change_marks ("key", value) VALUES {rows} '
+                   f'ON CONFLICT ("key") DO UPDATE SET value = {new_value}')
+
+
 def _upsert(connection, values: dict[str, int], *, increment: bool = False) -> None:
     """Set (or add to) the marks in ``values`` on ``connection``."""
-    table = ChangeMark.__table__
-    name = connection.dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the app runs on SQLite and PostgreSQL only
-        raise RuntimeError(f"change marks are not implemented for {name}")
-    stmt = insert(table).values([{"key": k, "value": v} for k, v in sorted(values.items())])
-    new_value = table.c.value + stmt.excluded.value if increment else stmt.excluded.value
-    connection.execute(stmt.on_conflict_do_update(index_elements=[table.c.key], set_={"value": new_value}))
+    params = {}
+    for i, (k, v) in enumerate(sorted(values.items())):
+        params[f"k{i}"], params[f"v{i}"] = k, int(v)
+    connection.execute(_upsert_stmt(len(values), increment), params)
 
 
 # --------------------------------------------------------------------------- what moves the marks
@@ -98,31 +106,41 @@ def _after_ledger_insert(_mapper, connection, entry) -> None:
         _upsert(connection, {ledger_key(i): int(entry.id) for i in ids})
 
 
-def _roster_types() -> tuple[type, ...]:
+@functools.cache
+def _watched() -> dict[type, str]:
+    """Which models move which mark when a row of theirs is added, changed or removed."""
     from app.auth.models import User
+    from app.contests.models import Contest, ContestSnapshot
     from app.orgs.models import Org
 
-    return (User, Org)
+    return {User: ROSTER, Org: ROSTER, Contest: CONTESTS, ContestSnapshot: CONTESTS}
 
 
-def bump_roster(connection) -> None:
-    _upsert(connection, {ROSTER: 1}, increment=True)
+def bump(connection, keys: Iterable[str]) -> None:
+    _upsert(connection, {k: 1 for k in keys}, increment=True)
 
 
 def _after_flush(session: Session, _flush_context) -> None:
-    types = _roster_types()
-    changed = any(isinstance(o, types) for o in chain(session.new, session.deleted)) or any(
-        isinstance(o, types) and session.is_modified(o, include_collections=False) for o in session.dirty)
-    if changed:
-        bump_roster(session.connection())
+    watched = _watched()
+    keys = set()
+    for obj in chain(session.new, session.deleted):
+        if type(obj) in watched:
+            keys.add(watched[type(obj)])
+    for obj in session.dirty:
+        if type(obj) in watched and watched[type(obj)] not in keys and session.is_modified(
+                obj, include_collections=False):
+            keys.add(watched[type(obj)])
+    if keys:
+        bump(session.connection(), keys)
 
 
 def _on_orm_execute(state) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return
-    types = _roster_types()
-    if any(m.class_ in types for m in state.all_mappers):
-        bump_roster(state.session.connection())
+    watched = _watched()
+    keys = {watched[m.class_] for m in state.all_mappers if m.class_ in watched}
+    if keys:
+        bump(state.session.connection(), keys)
 
 
 def _listen() -> None:
@@ -187,3 +205,24 @@ def shared_cache(name: str, default_size: int = 256) -> SharedCache:
         size = (current_app.config.get("SHARED_CACHE_SIZES") or {}).get(name, default_size)
         cache = caches.setdefault(name, SharedCache(size))
     return cache
+
+
+def _frozen(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def shared_fragment(key, render, *args, **kwargs):
+    """A piece of a page that is the same for everybody (given ``key``), rendered once per
+    language and reused: e.g. the period switch of the index pages. ``render`` gets ``args``;
+    ``key`` must name everything the piece depends on. Never for anything of one user.
+    """
+    from flask import request
+    from flask_babel import get_locale
+    from markupsafe import Markup
+
+    full = (_frozen(key), str(get_locale()), request.script_root)
+    return shared_cache("fragments", 1024).get(full, 0, lambda: Markup(render(*args, **kwargs)))

@@ -48,6 +48,9 @@ def init_app(app) -> None:
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["nav_items"] = nav_items
     app.jinja_env.globals["get_locale"] = get_locale
+    from app.marks import shared_fragment
+
+    app.jinja_env.globals["shared_fragment"] = shared_fragment
 
 
 NAV_ITEMS: list[tuple[int, object, str, tuple[str, ...]]] = []
@@ -63,11 +66,14 @@ def register_nav(order: int, label, endpoint: str, roles: tuple[str, ...]) -> No
 def nav_items() -> list[dict]:
     from flask import request, url_for
 
-    if not current_user.is_authenticated:
+    user = current_user._get_current_object()
+    if not user.is_authenticated:
         return []
-    items = []
-    for _order, label, endpoint, roles in NAV_ITEMS:
-        if current_user.role in roles:
-            url = url_for(endpoint)
-            items.append({"label": str(label), "url": url, "active": request.path == url})
-    return items
+    # The links of a role in a language are the same for everybody: built once per app.
+    key = (user.role, str(get_locale()), request.script_root)
+    links = current_app.extensions.setdefault("nav_links", {}).get(key)
+    if links is None:
+        links = [(str(label), url_for(endpoint)) for _order, label, endpoint, roles in NAV_ITEMS
+                 if user.role in roles]
+        current_app.extensions["nav_links"][key] = links
+    return [{"label": label, "url": url, "active": request.path == url} for label, url in links]

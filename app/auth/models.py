@@ -29,7 +29,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
-    org: Mapped[Org] = relationship(lazy="joined", innerjoin=True)
+    # "unnested": joined from an outer join (a claim's member...) it stays a flat LEFT JOIN; a nested
+    # "(users JOIN orgs)" makes SQLite materialize every user with their org first.
+    org: Mapped[Org] = relationship(lazy="joined", innerjoin="unnested")
 
     __table_args__ = (
         sa.CheckConstraint("role IN ('member', 'secretary', 'admin')", name="role"),

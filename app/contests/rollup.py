@@ -5,7 +5,7 @@ single statement::
 
     INSERT INTO contest_standings (snapshot_id, participant_id, score, rank, previous_rank)
     SELECT :snapshot, r.participant_id, r.score * 0.01, r.rank, prev.rank
-    FROM (<participant scores ranked by app.points.ranking.rank_participants>) AS r
+    FROM (<participant scores ranked by app.points.ranking.ranked_select>) AS r
     LEFT JOIN contest_standings AS prev
       ON prev.snapshot_id = (<the contest's previous snapshot>) AND prev.participant_id = r.participant_id
 
@@ -38,7 +38,7 @@ from app.extensions import db
 from app.orgs.models import Org
 from app.points.index import RANKED_ROLES, tenths_of
 from app.points.models import LedgerEntry
-from app.points.ranking import rank_participants
+from app.points.ranking import ranked_select
 from app.points.totals import member_sums
 from app.timeutil import local_date, local_tz, to_utc, utcnow  # noqa: F401 - local_date is re-exported
 
@@ -142,20 +142,33 @@ def _per_capita(t10, n) -> sa.ColumnElement:
 
 
 def _org_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
-    """(participant_id, score in hundredths) of every org of the contest's kind in the scope."""
-    owner = sa.func.coalesce(LedgerEntry.org_id, User.org_id)
+    """(participant_id, score in hundredths) of every org of the contest's kind in the scope.
+
+    An org's own total is its members' sums (``member_sums``, as for a member contest, whatever
+    the member's role) plus the entries made to the org itself.
+    """
     owner_org = aliased(Org, name="owner_org")
-    direct = (
-        sa.select(owner.label("org_id"), tenths_of(sa.func.sum(LedgerEntry.points)).label("t10"))
-        .select_from(LedgerEntry)
-        .outerjoin(User, User.id == LedgerEntry.member_id)
-        .join(owner_org, owner_org.id == owner)
-        .where(
+    member_org = aliased(Org, name="member_org")
+    members = None
+    if not _covers_most_orgs(scope):
+        members = sa.select(User.id).join(member_org, member_org.id == User.org_id).where(
+            member_org.path.startswith(scope.path, autoescape=True))
+    by_member = member_sums(contest.starts_on, through, contest.category_list, members,
+                            today=local_date(utcnow())).subquery("member_sums")
+    owned = sa.union_all(
+        sa.select(User.org_id.label("org_id"), by_member.c.points.label("points"))
+        .join(User, User.id == by_member.c.member_id),
+        sa.select(LedgerEntry.org_id, LedgerEntry.points).where(
+            LedgerEntry.org_id.is_not(None),
             LedgerEntry.occurred_on.between(contest.starts_on, through),
             LedgerEntry.category.in_(contest.category_list),
-            owner_org.path.startswith(scope.path, autoescape=True),
-        )
-        .group_by(owner)
+        ),
+    ).subquery("owned")
+    direct = (
+        sa.select(owned.c.org_id, tenths_of(sa.func.sum(owned.c.points)).label("t10"))
+        .join(owner_org, owner_org.id == owned.c.org_id)
+        .where(owner_org.path.startswith(scope.path, autoescape=True))
+        .group_by(owned.c.org_id)
         .subquery("direct")
     )
     people = (
@@ -197,9 +210,16 @@ def participant_scores(contest: Contest, through: date | None = None) -> sa.Subq
 
 
 def participant_count(contest: Contest) -> int:
-    """How many participants the contest has now (one query)."""
-    scores = participant_scores(contest)
-    return int(db.session.scalar(sa.select(sa.func.count()).select_from(scores)) or 0)
+    """How many participants the contest has now (one query; no scores are summed)."""
+    scope = contest.scope_org
+    if contest.participant_type == "member":
+        stmt = (sa.select(sa.func.count(User.id)).join(Org, Org.id == User.org_id)
+                .where(User.active.is_(True), User.role.in_(RANKED_ROLES),
+                       Org.path.startswith(scope.path, autoescape=True)))
+    else:
+        stmt = sa.select(sa.func.count(Org.id)).where(
+            Org.kind == contest.participant_type, Org.path.startswith(scope.path, autoescape=True))
+    return int(db.session.scalar(stmt) or 0)
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -207,7 +227,7 @@ def participant_count(contest: Contest) -> int:
 
 def standings_insert(contest: Contest, snapshot: ContestSnapshot, through: date | None) -> sa.Insert:
     """The one INSERT ... SELECT writing every standing of ``snapshot``."""
-    ranked = rank_participants(participant_scores(contest, through)).subquery("ranked")
+    ranked = ranked_select(participant_scores(contest, through), ranks={"rank": None}).subquery("ranked")
     previous_snapshot = (
         sa.select(ContestSnapshot.id)
         .where(
@@ -264,6 +284,11 @@ def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datet
     )
     db.session.add(snapshot)
     db.session.flush()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # For this transaction: sort the participants in memory, and skip JIT compilation (it
+        # costs more than it saves on these statements).
+        db.session.execute(sa.text("SELECT set_config('work_mem', :mem, true), set_config('jit', 'off', true)"),
+                           {"mem": f"{max(4, setting('CONTEST_ROLLUP_WORK_MEM_MB', 64))}MB"})
     db.session.execute(standings_insert(contest, snapshot, through))
     return snapshot, True
 

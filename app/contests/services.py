@@ -306,29 +306,77 @@ class Board:
     total: int
 
 
-def _snapshot_key(snapshot: ContestSnapshot) -> tuple:
-    # a snapshot's standings never change; the id alone could come back on SQLite after a prune
-    return (snapshot.id, snapshot.period_key, snapshot.as_of.isoformat())
+class ContestRef:
+    """A read-only copy of a contest (its columns, ``scope_org`` as an OrgRef, and the model's
+    ``category_list`` and ``year``), safe to share between requests and threads."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, contest: Contest):
+        from app.points.boards import OrgRef
+
+        values = {c.key: getattr(contest, c.key) for c in sa.inspect(Contest).column_attrs}
+        values["scope_org"] = OrgRef.of(contest.scope_org)
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a ContestRef is read-only")
+
+    category_list = Contest.category_list
+    year = Contest.year
+
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    id: int
+    period_key: str
+    as_of: datetime
+    is_final: bool
+
+    @property
+    def key(self) -> tuple:
+        # a snapshot's standings never change; the id alone could come back on SQLite after a prune
+        return (self.id, self.period_key, self.as_of.isoformat())
+
+
+def _board_head(contest_id: int) -> tuple[ContestRef, SnapshotRef | None] | None:
+    contest = db.session.get(Contest, contest_id, options=[sa.orm.joinedload(Contest.scope_org)])
+    if contest is None:
+        return None
+    snap = current_snapshot(contest)
+    return (ContestRef(contest),
+            SnapshotRef(snap.id, snap.period_key, snap.as_of, snap.is_final) if snap is not None else None)
 
 
 def leaderboard(actor, contest_id: int, *, limit: int = 50, offset: int = 0) -> Board:
     """A page of the current standings (the final ones once finalized).
 
-    A snapshot's standings never change, so a page of them is shared by everybody who asks
-    (app.marks.SharedCache), kept under the roster mark because names come from the roster.
+    Everything here is shared by all who may see the board (app.marks.SharedCache): the contest
+    and its current snapshot under the ``contests`` mark (moved by rollups and finalize), and
+    a page of a snapshot's standings, which never change, under the roster mark (names).
     """
-    from app.marks import ROSTER, read_marks, shared_cache
+    from app.marks import CONTESTS, ROSTER, read_marks, shared_cache
 
-    contest = view_contest(actor, contest_id)
-    snapshot = current_snapshot(contest)
+    marks = read_marks([ROSTER, CONTESTS])
+    head = shared_cache("board_heads", 1024).get(contest_id, (marks[ROSTER], marks[CONTESTS]),
+                                                 lambda: _board_head(contest_id))
+    if head is None:
+        raise NotFound(_("找不到该竞赛。"), code="contest_not_found")
+    contest, snapshot = head
+    if not can_view(actor, contest):
+        raise Forbidden(_("该竞赛不在您的范围内。"), code="out_of_scope")
     if snapshot is None:
         return Board(contest, None, [], 0)
-    key = _snapshot_key(snapshot)
-    roster = read_marks([ROSTER])[ROSTER]
     rows = shared_cache("standings_pages", 256).get(
-        (key, contest.participant_type, limit, offset), roster,
+        (snapshot.key, contest.participant_type, limit, offset), marks[ROSTER],
         lambda: standings(contest, snapshot, limit=limit, offset=offset))
-    total = shared_cache("standings_counts", 1024).get(key, 0, lambda: standings_count(snapshot))
+    total = shared_cache("standings_counts", 1024).get(snapshot.key, 0, lambda: standings_count(snapshot))
     return Board(contest, snapshot, list(rows), total)
 
 

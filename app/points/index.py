@@ -278,12 +278,19 @@ def tenths_of(points_sum) -> ColumnElement:
     return sa.cast(sa.func.round(sa.func.coalesce(points_sum, 0) * 10), sa.BigInteger)
 
 
-def category_tenths(points=LedgerEntry.points, category=LedgerEntry.category) -> list[ColumnElement]:
-    """Aggregate columns ``<category>10`` per category and ``total10``, in tenths of a point."""
-    cols = [
-        tenths_of(sa.func.sum(sa.case((category == c, points), else_=0))).label(f"{c}10")
-        for c in CATEGORIES
-    ]
+def category_tenths(points=LedgerEntry.points, category=LedgerEntry.category, *, columns=None) -> list[ColumnElement]:
+    """Aggregate columns ``<category>10`` per category and ``total10``, in tenths of a point.
+
+    From entries (one ``points`` and a ``category`` column), or from rows holding one column
+    per category (``columns``, e.g. year totals; ``points`` is then their sum).
+    """
+    if columns is not None:
+        cols = [tenths_of(sa.func.sum(columns[c])).label(f"{c}10") for c in CATEGORIES]
+    else:
+        cols = [
+            tenths_of(sa.func.sum(sa.case((category == c, points), else_=0))).label(f"{c}10")
+            for c in CATEGORIES
+        ]
     cols.append(tenths_of(sa.func.sum(points)).label("total10"))
     return cols
 
@@ -323,9 +330,16 @@ def round1(value: Decimal) -> Decimal:
     return value.quantize(TENTH, rounding=ROUND_HALF_UP)
 
 
-def _org_community(within: Org | None = None) -> sa.Subquery:
-    """Per org (below ``within``): its community, the nearest ``community`` at or above it, else the root."""
-    anc = aliased(Org)
+_ANCESTOR = aliased(Org, name="ancestor")
+
+
+def _org_community(within: Org | None = None) -> sa.CTE:
+    """Per org (below ``within``): its community, the nearest ``community`` at or above it, else the root.
+
+    A MATERIALIZED common table expression: the orgs are few, and folded into the members'
+    query the nearest-community lookup would run once per member instead of once per org.
+    """
+    anc = _ANCESTOR
     nearest = (
         sa.select(anc.id)
         .where(Org.path.startswith(anc.path), sa.or_(anc.kind == "community", anc.parent_id.is_(None)))
@@ -338,7 +352,48 @@ def _org_community(within: Org | None = None) -> sa.Subquery:
                      nearest.label("community_id"))
     if within is not None:
         stmt = stmt.where(Org.path.startswith(within.path, autoescape=True))
-    return stmt.subquery("org_community")
+    return stmt.cte("org_community").prefix_with("MATERIALIZED")
+
+
+def period_sums(period: Period, *, within: Org | None = None) -> sa.Subquery:
+    """Per member below ``within``: the period's points per category and in total, in tenths.
+
+    A year comes from the member year totals (:mod:`app.points.totals`: folded from the ledger)
+    plus the entries the fold has not reached yet (by id, or by member when the fold lags far
+    behind); both are exact, so the figures are those of summing the year's entries, at the
+    cost of one row per member. Quarters and months sum their entries.
+    """
+    e = LedgerEntry
+    members = None
+    if within is not None:
+        members = (sa.select(User.id).join(Org, Org.id == User.org_id)
+                   .where(Org.path.startswith(within.path, autoescape=True)))
+    if period.kind != "year":
+        sums = (sa.select(e.member_id.label("member_id"), *category_tenths())
+                .where(e.member_id.is_not(None), e.occurred_on.between(period.start, period.end))
+                .group_by(e.member_id))
+        if members is not None:
+            sums = sums.where(e.member_id.in_(members))
+        return sums.subquery("sums")
+    from app.points.totals import MEMBER_TOTALS, LedgerCheckpoint, MemberYearPoints, _unindexed
+
+    t = MemberYearPoints.__table__
+    cut = sa.func.coalesce(sa.select(LedgerCheckpoint.entry_id).where(LedgerCheckpoint.name == MEMBER_TOTALS)
+                           .scalar_subquery(), 0)
+    folded = sa.select(t.c.member_id, *[t.c[c] for c in CATEGORIES]).where(t.c.year == period.year)
+    tail = sa.select(e.member_id, *[sa.case((e.category == c, e.points), else_=0).label(c) for c in CATEGORIES]).where(
+        e.id > cut, e.member_id.is_not(None), _unindexed(e.occurred_on).between(period.start, period.end))
+    if members is not None:
+        folded = folded.where(t.c.member_id.in_(members))
+        tail = tail.where(e.member_id.in_(members))
+    parts = sa.union_all(folded, tail).subquery("parts")
+    return (
+        sa.select(parts.c.member_id.label("member_id"),
+                  *category_tenths(points=parts.c.study + parts.c.service + parts.c.innovation + parts.c.rating
+                                   + parts.c.penalty, category=None, columns=parts.c))
+        .group_by(parts.c.member_id)
+        .subquery("sums")
+    )
 
 
 def member_scores(period: Period, *, within: Org | None = None, member_id: int | None = None,
@@ -349,15 +404,7 @@ def member_scores(period: Period, *, within: Org | None = None, member_id: int |
     total10, index10. ``member_id`` adds that member even when not ranked (ranked = 0).
     """
     in_population = sa.and_(User.active.is_(True), User.role.in_(RANKED_ROLES))
-    sums = (
-        sa.select(LedgerEntry.member_id.label("member_id"), *category_tenths())
-        .where(LedgerEntry.member_id.is_not(None), LedgerEntry.occurred_on.between(period.start, period.end))
-        .group_by(LedgerEntry.member_id)
-    )
-    if within is not None:
-        sums = (sums.join(User, User.id == LedgerEntry.member_id).join(Org, Org.id == User.org_id)
-                .where(Org.path.startswith(within.path, autoescape=True)))
-    sums = sums.subquery("sums")
+    sums = period_sums(period, within=within)
     oc = _org_community(within)
     who = in_population if member_id is None else sa.or_(in_population, User.id == member_id)
     base = (

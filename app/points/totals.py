@@ -21,7 +21,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.extensions import db
 from app.points.models import CATEGORIES, LedgerEntry
@@ -52,6 +54,24 @@ class LedgerCheckpoint(db.Model):
 
     name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     entry_id: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class _unindexed(FunctionElement):
+    """A date column that must not pick an index: ``+column`` on SQLite (whose planner would
+    otherwise walk the date index for the tail instead of the id range), the column elsewhere."""
+
+    inherit_cache = True
+    type = sa.Date()
+
+
+@compiles(_unindexed)
+def _unindexed_default(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_unindexed, "sqlite")
+def _unindexed_sqlite(element, compiler, **kw):
+    return "+" + compiler.process(element.clauses, **kw)
 
 
 def _insert(connection):
@@ -155,9 +175,9 @@ def member_sums(starts_on: date, through: date, categories: list[str], members=N
         sa.select(t.member_id.label("member_id"),
                   sum((t.__table__.c[c] for c in categories[1:]), t.__table__.c[categories[0]]).label("points"))
         .where(t.year == year),
-        # the tail: entries not folded yet
+        # the tail: entries not folded yet, read by id
         sa.select(e.member_id, e.points).where(
-            e.id > cut, e.member_id.is_not(None), e.occurred_on.between(starts_on, through),
+            e.id > cut, e.member_id.is_not(None), _unindexed(e.occurred_on).between(starts_on, through),
             e.category.in_(categories)),
     ]
     outside = []

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import User
 from app.auth.scope import org_scope_clause, require_manage_org, require_role
@@ -117,11 +118,18 @@ def manage_target(actor, target_id: int) -> QrTarget:
     return target
 
 
+# One statement per scan or rating: the code with its subject (a member with their org, or a post).
+_TARGET_BY_HASH = (
+    sa.select(QrTarget).where(QrTarget.token_hash == sa.bindparam("token_hash"))
+    .options(joinedload(QrTarget.member), joinedload(QrTarget.post))
+)
+
+
 def active_target_for_token(token) -> QrTarget | None:
     """The live target of a token; None for malformed, unknown, rotated or revoked tokens."""
     if not tokens.well_formed(token):
         return None
-    target = db.session.scalar(sa.select(QrTarget).where(QrTarget.token_hash == tokens.token_hash(token)))
+    target = db.session.scalar(_TARGET_BY_HASH, {"token_hash": tokens.token_hash(token)})
     if target is None or target.revoked_at is not None:
         return None
     if (target.subject_type == "member" and not target.member.active) or (
@@ -454,7 +462,10 @@ def submit_rating(token, *, stars, tags=None, comment=None, device_id: str, ip: 
             if rating.counted and stars <= 2 and comment:
                 _open_followup(rating, org_id, now)
             _check_burst(target_id, now)
+            kept = {c.key: getattr(rating, c.key) for c in sa.inspect(Rating).column_attrs}
             db.session.commit()
+            for key, value in kept.items():  # stored as flushed: no reload after the commit
+                set_committed_value(rating, key, value)
             return rating
         except OperationalError as exc:
             db.session.rollback()
