@@ -55,6 +55,7 @@ USER_AGENT = "vanguard-bench/1"
 CONTEST_TITLE = "压测：全体党员积分赛"
 TARGET_LABEL = "压测二维码"
 CLAIM_NOTE = "压测申报"
+TOKEN_LABEL = "压测令牌"
 READS = ("me_points", "leaderboard", "index_me")
 WRITES = ("rating", "approve")
 ENDPOINTS = ("ping", *READS, *WRITES)
@@ -92,6 +93,31 @@ class Fixtures:
     device_cookies: list[str] = field(default_factory=list)
     login_phones: list[str] = field(default_factory=list)
     claim_ids: list[int] = field(default_factory=list)
+    board_ms: dict = field(default_factory=dict)
+    first_token_id: int = 0
+
+
+def board_build_times(users: dict, ids: list[int], n: int = 5) -> dict:
+    """How long ranking one community takes when its board is not cached (a member's first view
+    after an entry in the community): median and max over ``n`` communities, in milliseconds."""
+    import statistics
+
+    from app.marks import shared_cache
+    from app.points import boards
+    from app.points import index as ix
+
+    seen, times = set(), []
+    period = ix.parse_period()
+    for uid in ids:
+        user = users[uid]
+        if len(times) >= n or user.org.path in seen:
+            continue
+        seen.add(user.org.path)
+        shared_cache(boards.BOARD_CACHE).clear()
+        t0 = time.perf_counter()
+        ix.member_points(user, uid, period)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"median": round(statistics.median(times), 1), "max": round(max(times), 1), "communities": len(times)}
 
 
 def make_app(url: str):
@@ -131,13 +157,34 @@ def setup_fixtures(url: str, args) -> Fixtures:
             raise SystemExit("too few members in this database")
         sample = rng.sample(ids, min(len(ids), max(args.members, args.sessions, args.targets)))
         log(f"{fx.members} members, {fx.entries} ledger entries; issuing {args.members} tokens")
+        from app.auth.models import ApiToken
 
+        fx.first_token_id = int(db.session.scalar(sa.select(sa.func.max(ApiToken.id))) or 0) + 1
+
+        if not args.read_only:
+            from app.contests.services import fold_totals
+
+            t0 = time.perf_counter()
+            folded = fold_totals()  # as the scheduler does before its rollups
+            log(f"folded {folded} ledger entries into the year totals in {time.perf_counter() - t0:.1f} s")
         users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(sample)))}
-        fx.member_tokens = [issue_token(users[i], "bench") for i in sample[:args.members]]
-        fx.admin_token = issue_token(admin, "bench")
+        fx.member_tokens = [issue_token(users[i], TOKEN_LABEL) for i in sample[:args.members]]
+        if not args.read_only:
+            fx.admin_token = issue_token(admin, TOKEN_LABEL)
         fx.login_phones = [users[i].phone for i in sample[:args.sessions]]
+        fx.board_ms = board_build_times(users, sample[:args.members])
 
-        if "leaderboard" in args.only:
+        if "leaderboard" in args.only and args.read_only:
+            # an existing member contest with standings, whoever made it; none: no leaderboard figure
+            contest = db.session.scalar(
+                sa.select(Contest).join(ContestSnapshot, ContestSnapshot.contest_id == Contest.id)
+                .where(Contest.participant_type == "member").order_by(ContestSnapshot.id.desc()).limit(1))
+            if contest is None:
+                log("read-only: no member contest with standings here, so no leaderboard figure")
+                args.only.remove("leaderboard")
+            else:
+                log(f"read-only: using the existing contest {contest.id} ({contest.title})")
+        elif "leaderboard" in args.only:
             contest = db.session.scalar(
                 sa.select(Contest).where(Contest.title == CONTEST_TITLE, Contest.status == "running",
                                          Contest.scope_org_id == root.id).order_by(Contest.id.desc()))
@@ -149,6 +196,7 @@ def setup_fixtures(url: str, args) -> Fixtures:
                     admin, title=CONTEST_TITLE, participant_type="member", scope_org_id=root.id,
                     starts_on=date(year, 1, 1), ends_on=date(year, 12, 31), categories=list(CATEGORIES))
                 log(f"contest {contest.id} rolled up in {time.perf_counter() - t0:.1f} s")
+        if "leaderboard" in args.only:
             fx.contest_id = contest.id
             snap = db.session.scalar(sa.select(ContestSnapshot.id).where(ContestSnapshot.contest_id == contest.id)
                                      .order_by(ContestSnapshot.id.desc()).limit(1))
@@ -318,6 +366,20 @@ def request_lines(endpoint: str, fx: Fixtures, sessions: list[str], rng: random.
     raise ValueError(endpoint)
 
 
+def prewarm(port: int, lines: list[str], passes: int) -> None:
+    """Send every request ``passes`` times over fresh connections (so both workers see each),
+    filling the caches of shared results the way a day of traffic would."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(line: str) -> None:
+        method, path, hdrs, body = (line.split("\t") + ["", ""])[:4]
+        headers = dict(h.split(": ", 1) for h in hdrs.split("\x1f") if h)
+        http_request(port, method, path, body.encode() or None, headers)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(send, [ln for _ in range(passes) for ln in lines]))
+
+
 @dataclass
 class Run:
     endpoint: str
@@ -404,6 +466,21 @@ def verify_tail(after_id: int) -> tuple[int, str | None]:
         db.session.expunge_all()
 
 
+def drop_tokens(url: str, fx: Fixtures) -> None:
+    """Read-only runs leave the database as they found it: their bearer tokens go again."""
+    import sqlalchemy as sa
+
+    from app.auth.models import ApiToken
+    from app.extensions import db
+
+    app = make_app(url)
+    with app.app_context():
+        db.session.execute(sa.delete(ApiToken).where(ApiToken.id >= fx.first_token_id, ApiToken.label == TOKEN_LABEL))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
 def count_rows(url: str, before: dict, fx: Fixtures, answers: dict[str, dict]) -> list[dict]:
     """Compare rows with answers after the writes; one dict per check."""
     import sqlalchemy as sa
@@ -463,11 +540,32 @@ def machine() -> dict:
 
 
 def other_load() -> list[str]:
-    """Other benchmark or load processes running now (the machine is shared)."""
-    out = subprocess.run(["ps", "-eo", "pid,pcpu,args"], capture_output=True, text=True).stdout
-    me = {str(os.getpid()), str(os.getppid())}
-    return [ln.strip() for ln in out.splitlines()[1:]
-            if re.search(r"bench|demo load|pytest", ln) and ln.split()[0] not in me and "http_load" not in ln]
+    """Other busy processes right now (the machine may be shared): a 1 s sample of /proc."""
+    def ticks() -> dict[int, tuple[int, str]]:
+        out = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmd = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                out[int(entry)] = (int(fields[11]) + int(fields[12]), cmd)
+            except (OSError, IndexError, ValueError):
+                continue
+        return out
+
+    before = ticks()
+    time.sleep(1)
+    after = ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    busy = []
+    for pid, (t, cmd) in after.items():
+        share = (t - before.get(pid, (t, ""))[0]) / hz
+        if share >= 0.2 and pid != os.getpid():
+            busy.append(f"{pid} {share * 100:.0f}% {cmd[:120]}")
+    return busy
 
 
 def main(argv=None) -> int:
@@ -477,6 +575,7 @@ def main(argv=None) -> int:
     p.add_argument("--only", default=",".join(ENDPOINTS), help=f"endpoints, comma-separated: {','.join(ENDPOINTS)}")
     p.add_argument("--duration", type=float, default=12, help="measured seconds per endpoint")
     p.add_argument("--warmup", type=float, default=3, help="warm-up seconds per endpoint")
+    p.add_argument("--prewarm", type=int, default=6, help="reads: send each request this many times first (0: no)")
     p.add_argument("--drain", type=float, default=5, help="seconds wrk may take to collect answers in flight")
     p.add_argument("--connections", type=int, default=8, help="wrk connections")
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
@@ -490,6 +589,9 @@ def main(argv=None) -> int:
     p.add_argument("--claims", type=int, default=30000, help="pending claims to approve")
     p.add_argument("--password", default="demo12345", help="the members' password (demo data: demo12345)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--read-only", action="store_true",
+                   help="someone else's database: reads only, an existing member contest, no fold; "
+                        "the bearer tokens it needs are deleted again at the end")
     p.add_argument("--out", help="JSON lines file (default: bench/out/http-<db>.jsonl)")
     args = p.parse_args(argv)
     if not args.db:
@@ -506,6 +608,9 @@ def main(argv=None) -> int:
         p.error(f"unknown endpoints: {', '.join(sorted(unknown))}")
     if "ping" not in args.only:
         args.only.insert(0, "ping")
+    if args.read_only and any(e in args.only for e in WRITES):
+        log("read-only: the write benchmarks are left out")
+        args.only = [e for e in args.only if e not in WRITES]
     busy = other_load()
     if busy:
         log("other load on the machine now (figures will be lower):\n  " + "\n  ".join(busy))
@@ -525,6 +630,10 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="http_load-") as tmp:
             for endpoint in [e for e in ENDPOINTS if e in args.only]:
                 lines, mode = request_lines(endpoint, fx, sessions, rng)
+                if endpoint in READS and args.prewarm:
+                    t0 = time.perf_counter()
+                    prewarm(port, lines, args.prewarm)
+                    log(f"{endpoint}: pre-warmed in {time.perf_counter() - t0:.1f} s")
                 run, results = drive(port, endpoint, lines, mode, args, tmp)
                 total: dict[str, int] = {}
                 for r in results:
@@ -544,7 +653,12 @@ def main(argv=None) -> int:
     finally:
         stop_server(proc)
 
+    busy_end = other_load()
+    if busy_end:
+        log("other load on the machine at the end:\n  " + "\n  ".join(busy_end))
     checks = count_rows(url, before, fx, {k: v for k, v in answers.items() if k in WRITES})
+    if args.read_only:
+        drop_tokens(url, fx)
     ceiling = runs[0].rps
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     info = machine()
@@ -561,7 +675,10 @@ def main(argv=None) -> int:
                "server": f"gunicorn -w {args.workers} -k {args.worker_class}"
                          + (f" --threads {args.worker_threads}" if args.worker_class == "gthread" else ""),
                "wrk": f"-t{args.threads} -c{args.connections} {args.duration:g}s after {args.warmup:g}s",
-               "at": stamp, **{k: info.get(k) for k in ("nproc", "cpu")}}
+               "at": stamp, **{k: info.get(k) for k in ("nproc", "cpu")},
+               "other_load": [b.split(" ", 2)[2][:60] for b in busy + busy_end]}
+        if run.endpoint in ("me_points", "index_me") and fx.board_ms:
+            rec["board_build_ms"] = fx.board_ms
         if run.endpoint in READS:
             rec["target_met"] = ratio >= TARGETS["read_ratio"] and run.p99_ms < TARGETS["read_p99_ms"]
         elif run.endpoint in WRITES:
@@ -583,6 +700,9 @@ def main(argv=None) -> int:
         print(f"{e:<12} {rec['rps']:>8.0f} {rec['p50_ms']:>8.1f} {rec['p99_ms']:>8.1f} {rec['ratio']:>6.2f}  {target:<22} {met}")
     if ping_end:
         print(f"(ping again at the end: {ping_end.rps:.0f} req/s)")
+    if fx.board_ms:
+        print(f"(ranking one community when its board is not cached: median {fx.board_ms['median']} ms, "
+              f"max {fx.board_ms['max']} ms over {fx.board_ms['communities']} communities)")
     for c in checks:
         print(("OK   " if c["ok"] else "FAIL ") + json.dumps(c, ensure_ascii=False))
     for rec in records:
