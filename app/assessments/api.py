@@ -6,6 +6,7 @@ import marshmallow as ma
 from app.api import Schema, current_api_user, make_blueprint, page_args, token_required
 from app.assessments import services
 from app.assessments.calc import GRADE_LABELS
+from app.timeutil import local_tz, to_utc
 
 blp = make_blueprint("assessments_api", __name__, "Annual assessments with the party-building coefficient")
 
@@ -19,13 +20,22 @@ class Number(ma.fields.Field):
         return None if value is None else float(value)
 
 
+class LocalTime(ma.fields.DateTime):
+    """A stored instant as ISO 8601 with the local offset (SQLite hands back naive UTC)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else to_utc(value).astimezone(local_tz()).isoformat(timespec="seconds")
+
+
 def _raw(description: str, **kw):
     return ma.fields.Raw(allow_none=True, metadata={"description": description}, **kw)
 
 
 class AssessmentIn(Schema):
-    year = ma.fields.Integer(required=True, strict=True, error_messages={**REQUIRED, "invalid": "年度须为整数。"})
-    title = ma.fields.Raw(required=True, error_messages=REQUIRED, metadata={"description": "考核名称"})
+    year = ma.fields.Integer(required=True, strict=True,
+                             error_messages={**REQUIRED, "null": "请填写年度。", "invalid": "年度须为整数。"})
+    title = ma.fields.Raw(required=True, error_messages={**REQUIRED, "null": "请填写考核名称。"},
+                          metadata={"description": "考核名称"})
     coefficient_step = _raw("每一名次的系数差, e.g. 0.005 (0.5%)", required=True, error_messages=REQUIRED)
     unqualified_ratio = _raw("不合格线: share of the class's top final score, default 0.6")
     grade_quotas = _raw('share of a class per grade, default {"A": 0.2, "B": 0.3}; C without a quota '
@@ -60,8 +70,8 @@ class AssessmentOut(Schema):
     excellent_shares = ma.fields.Dict(keys=ma.fields.String(), values=Number())
     status = ma.fields.String(metadata={"description": "draft or published"})
     unit_count = ma.fields.Integer()
-    created_at = ma.fields.DateTime()
-    published_at = ma.fields.DateTime(allow_none=True)
+    created_at = LocalTime()
+    published_at = LocalTime(allow_none=True)
 
 
 class AssessmentList(Schema):
@@ -106,7 +116,7 @@ class AssessmentUnitOut(Schema):
     veto_items = ma.fields.List(ma.fields.Nested(AssessmentVetoOut))
     criticized = ma.fields.Boolean()
     criticized_reason = ma.fields.String()
-    updated_at = ma.fields.DateTime()
+    updated_at = LocalTime()
 
 
 class AssessmentUnitList(Schema):

@@ -61,10 +61,11 @@ def results_workbook(actor, assessment_id: int) -> tuple[str, bytes]:
             f"{r.grade}（{GRADE_LABELS[r.grade]}）", _yes(r.qualified), _yes(r.award_eligible),
             _veto_cell(r), (r.criticized_reason or "是") if r.criticized else "否", _yes(r.talk), r.explanation,
         ])
-    coef_col = 4 + len(departments) + 5
+    header = [c.value for c in ws[1]]
+    coef_col, final_col = header.index("党建系数"), header.index("最终得分")
     for row in ws.iter_rows(min_row=2):
         row[coef_col].number_format = COEF_FORMAT
-        row[coef_col + 5].number_format = SCORE_FORMAT
+        row[final_col].number_format = SCORE_FORMAT
         row[-1].alignment = Alignment(wrap_text=True, vertical="top")
     _style_header(ws)
     _widths(ws, [10, 6, 22, 8, *[8] * len(departments), 9, 8, 8, 8, 9, 7, 28, 7, 24, 9, 10, 8, 10, 16, 16, 6, 80])
@@ -107,6 +108,8 @@ def results_workbook(actor, assessment_id: int) -> tuple[str, bytes]:
                 why.append(f"等次为{GRADE_LABELS[r.grade]}")
             talk.append([r.unit_class, r.rank, r.name, f"{r.grade}（{GRADE_LABELS[r.grade]}）", r.final,
                          "；".join(why)])
+    for row in talk.iter_rows(min_row=2):
+        row[4].number_format = SCORE_FORMAT
     _style_header(talk)
     _widths(talk, [10, 6, 22, 10, 10, 40])
 

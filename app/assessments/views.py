@@ -173,7 +173,11 @@ def unit(assessment_id: int, org_id: int):
         values = {k: request.form.get(k, "") for k in _unit_form_values(a, None)}
         values["criticized"] = request.form.get("criticized") in ("y", "on", "1")
         data, errors = unit_from_form(request.form, a.departments or [])
-        if not errors:
+        if errors:  # the rules' messages too, for the fields that did parse
+            _clean, rule_errors = services.validate_unit(a, data)
+            for key, messages in rule_errors.items():
+                errors.setdefault(key, messages)
+        else:
             try:
                 services.save_unit(current_user, a.id, org.id, data)
             except DomainError as exc:

@@ -1,6 +1,9 @@
 """The assessment API against the contract of API.md and the published figures."""
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+
 import pytest
 
 
@@ -44,6 +47,20 @@ def test_create_assessment(tree, api_as):
     assert body["status"] == "draft"
 
 
+def test_times_carry_the_local_offset(tree, api_as, make_units):
+    (org,) = make_units(1)
+    api = api_as(tree.admin)
+    body = create(api)
+    aid = body["id"]
+    created = datetime.fromisoformat(body["created_at"])
+    assert created.utcoffset() == timedelta(hours=8), body["created_at"]  # Asia/Shanghai
+    assert body["published_at"] is None
+    updated = put(api, aid, org).get_json()["updated_at"]
+    assert datetime.fromisoformat(updated).utcoffset() == timedelta(hours=8), updated
+    published = api.post(f"/api/v1/assessments/{aid}/publish").get_json()["published_at"]
+    assert datetime.fromisoformat(published).utcoffset() == timedelta(hours=8), published
+
+
 def test_only_admins(tree, api_as, make_units):
     (org,) = make_units(1)
     aid = create(api_as(tree.admin))["id"]
@@ -67,11 +84,15 @@ def test_only_admins(tree, api_as, make_units):
     ({"departments": []}, "departments"),
     ({"title": ""}, "title"),
     ({"year": "2026"}, "year"),
+    ({"year": None}, "year"),
+    ({"title": None}, "title"),
+    ({"coefficient_step": None}, "coefficient_step"),
 ])
 def test_bad_settings_are_422(tree, api_as, change, field):
     body = {"year": 2026, "title": "年度考核", "coefficient_step": 0.005, **change}
     err = error_of(api_as(tree.admin).post("/api/v1/assessments", json=body), 422)
     assert field in err["fields"]
+    assert all(re.search(r"[\u4e00-\u9fff]", m) for m in err["fields"][field]), err  # Chinese, not marshmallow's
     assert api_as(tree.admin).get("/api/v1/assessments").get_json()["total"] == 0
 
 
@@ -329,3 +350,35 @@ def test_openapi_documents_the_assessment_paths(client):
     assert "/api/v1/assessments" in paths
     assert "put" in paths["/api/v1/assessments/{assessment_id}/units/{org_id}"]
     assert "/api/v1/assessments/{assessment_id}/results" in paths
+
+
+def test_a_contest_finalized_by_the_contests_feature_feeds_the_assessment(tree, api_as, db):
+    """The real path: a community points race finalized through its own service, not a fixture row."""
+    from datetime import date
+
+    from app.contests import services as contests
+    from app.points.ledger import append_entry
+
+    append_entry(category="study", points=20, occurred_on=date(2026, 3, 1), source="award",
+                 source_key="assessment-feed-1", rule_code="TEST", member_id=tree.m11.id)
+    db.session.commit()
+    contest = contests.create_contest(
+        tree.admin, title="2026年度社区积分竞位赛", participant_type="community", scope_org_id=tree.street.id,
+        starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31), categories=["study", "service"],
+        scoring="total", top_places=1, top_points=2, exclude_last=True)
+    api = api_as(tree.admin)
+    aid = create(api)["id"]
+    put(api, aid, tree.c1, base=90, party_building=290, unit_class="社区")
+    put(api, aid, tree.c2, base=90, party_building=300, unit_class="社区")
+    running = results(api, aid)
+    assert running[tree.c1.id]["bonus"] == 0 and running[tree.c2.id]["award_eligible"] is True
+
+    contests.finalize(tree.admin, contest.id)
+    res = results(api, aid)
+    first, last = res[tree.c1.id], res[tree.c2.id]
+    # 桂花社区 won the race: 90 x 0.9975 + 2 = 91.775 -> 91.78; 荷花社区 came last: no awards this year
+    assert first["bonus"] == 2 and first["final"] == 91.78 and first["award_eligible"] is True
+    assert "积分竞位赛“2026年度社区积分竞位赛”第1名 2" in first["explanation"]
+    assert last["bonus"] == 0 and last["final"] == 90.23 and last["award_eligible"] is False
+    assert last["qualified"] is True
+    assert "积分竞位赛“2026年度社区积分竞位赛”第2名（末位），不得参加当年评优评先" in last["explanation"]

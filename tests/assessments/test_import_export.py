@@ -154,9 +154,17 @@ def test_export_opens_with_openpyxl(tree, login_as, assessment, make_org):
     assert first["计算说明"].startswith("党建得分 399，在“街道”类 11 个单位中排第 1 名")
     assert next(r for r in rows if r["单位"] == "街道2")["可否评优评先"] == "否"
     assert next(r for r in rows if r["单位"] == "街道11")["党建系数"] == pytest.approx(0.975)
+    # Excel shows the coefficient with three decimals at least and the final with two: 1 -> 1.000, 90 -> 90.00
+    cells = {h: cell for h, cell in zip(header, ws[2])}
+    assert cells["党建系数"].number_format == "0.000###"
+    assert cells["最终得分"].number_format == "0.00"
+    assert cells["加分"].number_format == "General" and cells["等次"].number_format == "General"
+    middle = next(row for row in ws.iter_rows(min_row=2) if row[header.index("单位")].value == "街道6")
+    assert middle[header.index("党建系数")].value == 1 and middle[header.index("党建系数")].number_format == "0.000###"
     indirect = [[c.value for c in row] for row in wb["间接挂钩"].iter_rows(min_row=2)]
     assert ["社区", 1, "桂花社区", "A（优秀）", "30%", 4, 1] in indirect
     direct = [[c.value for c in row] for row in wb["直接挂钩"].iter_rows(min_row=2)]
     assert {r[2] for r in direct if r[0] == "桂花社区"} >= {"张三", "李四", "李书记", "陈支书"}
     talks = [row[2].value for row in wb["约谈名单"].iter_rows(min_row=2)]
     assert "街道11" in talks and "街道1" not in talks
+    assert all(row[4].number_format == "0.00" for row in wb["约谈名单"].iter_rows(min_row=2))

@@ -84,6 +84,13 @@ def test_enter_a_unit_on_the_page(tree, login_as, assessment, db):
                          ({"criticized_reason": "x"}, "请同时勾选")):
         html = page(c.post(f"/assessments/{assessment.id}/units/{tree.c1.id}", data={**form, **bad}), 422)
         assert message in html, message
+    # a field that does not parse does not hide what is wrong with the others
+    html = page(c.post(f"/assessments/{assessment.id}/units/{tree.c1.id}",
+                       data={**form, "base": "-1", "dept_0": "很好"}), 422)
+    assert "纪委评分须为数字" in html and "基础分须不小于0且不大于100" in html
+    html = page(c.post(f"/assessments/{assessment.id}/units/{tree.c1.id}",
+                       data={**form, "unit_class": "", "bonus": "区级表彰"}), 422)
+    assert "请按“事由 分值”填写" in html and "请填写单位类别" in html
     db.session.expire_all()
     assert str(db.session.scalar(db.select(AssessmentUnit.base))) == "90.00"
 

@@ -143,6 +143,12 @@ def test_admin_runs_the_annual_assessment_on_a_phone(live_server, page, console_
     assert [r.split()[0] for r in table.locator("tbody tr td:nth-child(2)").all_text_contents()] == sorted(
         UNITS, key=lambda n: EXPECTED[n]["rank"])
     phone_check(page, tmp_path, "04-results")
+    # on the phone each unit's final score is in view without sliding the table, on one short row
+    wrap_right = table.evaluate("t => t.closest('.table-wrap').getBoundingClientRect().right")
+    for tr in table.locator("tbody tr").all():
+        final = tr.locator("td").nth(8).bounding_box()
+        assert final["x"] + final["width"] <= wrap_right + 1, final
+        assert tr.bounding_box()["height"] < 60
 
     for name, e in EXPECTED.items():
         item = page.locator(f"li#u-{org_ids[name]}")
@@ -164,6 +170,21 @@ def test_admin_runs_the_annual_assessment_on_a_phone(live_server, page, console_
     talks = page.inner_text("#talks")
     assert "梅园社区党委" in talks and "桂花社区党委" not in talks and "荷花社区党委" not in talks
     phone_check(page, tmp_path, "05-results-explained")
+
+    # -- the direct link: each member's performance = index x the unit's coefficient, in view -------
+    first = min(EXPECTED, key=lambda n: EXPECTED[n]["rank"])
+    with page.expect_navigation():
+        page.locator(f"li#u-{org_ids[first]}").locator("a:has-text('党员绩效')").tap()
+    assert first in page.inner_text("main h1")
+    assert _coef(EXPECTED[first]["coef"]) in page.inner_text("main section.card >> nth=0")
+    header = page.locator("table.results thead th", has_text="个人绩效")
+    box = header.bounding_box()
+    assert box and box["x"] + box["width"] <= 360, box
+    cells = page.locator("table.results tbody tr").first.locator("td").all_text_contents()
+    index, performance = Decimal(cells[2]), Decimal(cells[4])
+    assert performance == (index * EXPECTED[first]["coef"]).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    phone_check(page, tmp_path, "06-direct-link")
+    page.go_back()
 
     # -- the Excel export ------------------------------------------------------------------------
     import openpyxl
