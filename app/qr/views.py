@@ -72,6 +72,22 @@ def rate(token: str):
     return redirect(url_for("qr.thanks", token=token), code=303)
 
 
+@bp.errorhandler(429)
+def too_many(exc):
+    """Rating posts past the per-IP limit: the resident stays on the light rating page with their
+    stars and words kept (the app's generic 429 page would send them to a login)."""
+    token = (request.view_args or {}).get("token", "")
+    target = services.active_target_for_token(token) if request.endpoint == "qr.rate" else None
+    if target is None:
+        return _not_found()
+    values = {"stars": request.form.get("stars", ""), "tags": request.form.getlist("tags"),
+              "comment": request.form.get("comment", "")}
+    html, status, headers = _rate_page(target, token, values=values, status=429,
+                                       message=_("提交太频繁了，请稍后再提交一次。"))
+    retry = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    return html, status, [*headers.items(), *retry]
+
+
 @bp.route("/r/<token>/thanks")
 def thanks(token: str):
     target = services.active_target_for_token(token)

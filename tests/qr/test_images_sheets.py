@@ -5,6 +5,7 @@ import io
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from PIL import Image
 
 from app.qr import services
 from app.qr.models import QrTarget
+from tests.qr.conftest import rate_via_page
 
 zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp (a real QR reader) is needed for these tests")
 
@@ -120,3 +122,41 @@ def test_revoked_codes_are_not_printed(tree, make_target, login_as, api_as, tmp_
     pdf = sec.get(f"/qr-admin/sheets/{tree.b11.id}.pdf").data
     assert [u for p in render_pdf(pdf, tmp_path, dpi=100) for u in decode(p)] == [services.url_of(keep)]
     assert sec.get(f"/qr-admin/targets/{gone.id}/sheet.pdf").status_code == 409
+
+
+def test_done_when_a_printed_code_is_scanned_rated_followed_up_and_becomes_points(
+        app, db, tree, login_as, api_as, runner, tmp_path):
+    """The issue's "done when": a secretary prints a sheet, a phone scans a code from it and rates,
+    the secretary sees the rating and its follow-up, the conversion shows in the member's points."""
+    app.config["PUBLIC_BASE_URL"] = "https://pingyi.example.cn"
+    sec = login_as(tree.sec_b11)
+    r = sec.post("/qr-admin/sheets", data={"org_id": str(tree.b11.id), "create_missing": "y"})
+    assert r.status_code == 302
+    pdf = sec.get(f"/qr-admin/sheets/{tree.b11.id}.pdf")
+    assert pdf.status_code == 200
+    scanned = [url for page in render_pdf(pdf.data, tmp_path) for url in decode(page)]
+    [target] = db.session.scalars(sa.select(QrTarget).where(QrTarget.member_id == tree.m11.id)).all()
+    [url] = [u for u in scanned if u == services.url_of(target)]  # the code printed under 张三
+    assert url.startswith("https://pingyi.example.cn/r/")
+
+    scanned_token = urlsplit(url).path.removeprefix("/r/")
+    for i, (stars, comment) in enumerate([(1, "楼道灯坏了一个月没人修"), (5, ""), (5, "很热心")]):
+        phone = app.test_client()
+        phone.environ_base["REMOTE_ADDR"] = f"198.51.100.{i + 1}"
+        assert rate_via_page(phone, scanned_token, stars=stars, comment=comment).status_code == 303
+
+    html = sec.get(f"/qr-admin/targets/{target.id}").get_data(as_text=True)
+    assert "楼道灯坏了一个月没人修" in html and "很热心" in html
+    body = api_as(tree.sec_b11).get(f"/api/v1/qr/targets/{target.id}/ratings").json
+    assert (body["count"], body["average"]) == (3, 3.67)
+    followups = sec.get("/qr-admin/followups").get_data(as_text=True)
+    assert "楼道灯坏了一个月没人修" in followups and "待整改" in followups
+    [item] = api_as(tree.sec_b11).get("/api/v1/qr/followups").json["items"]
+    r = sec.post(f"/qr-admin/followups/{item['id']}", data={"action": "已联系物业当天换灯，并回访居民。"})
+    assert r.status_code == 302
+    assert api_as(tree.sec_b11).get("/api/v1/qr/followups?status=closed").json["total"] == 1
+
+    result = runner.invoke(args=["qr", "convert", "--period", services.local_day().strftime("%Y-%m")])
+    assert result.exit_code == 0 and "新增 1 条" in result.output, result.output
+    points = api_as(tree.m11).get(f"/api/v1/me/points?year={services.local_day().year}").json
+    assert points["by_category"]["rating"] == 1.3  # (11 / 3 - 3) x 2

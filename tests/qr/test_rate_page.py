@@ -296,3 +296,22 @@ def test_concurrent_posts_from_one_device_count_once(app, code):
         t.join(timeout=60)
     assert errors == []
     assert count_ratings() == 8 and counted() == 1
+
+
+@pytest.mark.parametrize("settings", [{"RATELIMIT_ENABLED": True, "QR_RATE_LIMIT": "2 per minute"}], ids=["limit2"])
+def test_a_resident_past_the_limit_stays_on_the_light_page_with_their_words(client, code):
+    token = code[1]
+    for _ in range(2):
+        assert rate_via_page(client, token, stars=5).status_code == 303
+    ft = form_token(client.get(f"/r/{token}").get_data(as_text=True))
+    r = client.post(f"/r/{token}", data={"ft": ft, "stars": "2", "comment": "排队太久了", "tags": ["办事高效"]})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    html = r.get_data(as_text=True)
+    assert "提交太频繁" in html and "排队太久了" in html  # what they wrote is still there
+    assert 'value="2" required checked' in html
+    assert "/static/rate.css" in html and "/static/app.css" not in html  # not the login-bound error page
+    assert count_ratings() == 2
+    # A bad token past the limit still gets the friendly "unknown code" page.
+    r = client.post("/r/" + "A" * 24, data={"ft": ft, "stars": "5"})
+    assert r.status_code == 404 and "二维码无效或已停用" in r.get_data(as_text=True)
+    assert count_ratings() == 2

@@ -202,3 +202,35 @@ def test_code_of_a_member_who_left_rests(tree, make_target, client, db):
     assert r.status_code == 404 and "二维码无效或已停用" in r.get_data(as_text=True)
     assert client.post(f"/r/{token}", data={"stars": "5"}).status_code == 404
     assert count_ratings() == 0
+
+
+HUGE = "99999999999999999999"  # beyond any id column: must be "not found", never a server error
+
+
+def test_huge_ids_are_not_found_never_a_server_error(tree, make_target, api_as, login_as, db):
+    target, _token = make_target(tree.sec_b11, "member", tree.m11)
+    api = api_as(tree.admin)
+    for method, path in [("get", f"/api/v1/qr/targets/{HUGE}"), ("post", f"/api/v1/qr/targets/{HUGE}/rotate"),
+                         ("post", f"/api/v1/qr/targets/{HUGE}/revoke"), ("get", f"/api/v1/qr/targets/{HUGE}/ratings"),
+                         ("post", f"/api/v1/qr/flags/{HUGE}/clear"),
+                         ("post", f"/api/v1/qr/followups/{HUGE}/close")]:
+        r = api.post(path, json={"action": "已处理"}) if method == "post" else api.get(path)
+        assert r.status_code == 404, (path, r.status_code)
+        assert set(r.json["error"]) >= {"code", "message"}, path
+    for path, payload in [("/api/v1/qr/targets", {"subject_type": "member", "subject_id": int(HUGE)}),
+                          ("/api/v1/qr/targets", {"subject_type": "org", "subject_id": int(HUGE)}),
+                          ("/api/v1/qr/posts", {"name": "服务站", "org_id": int(HUGE)})]:
+        r = api.post(path, json=payload)
+        assert r.status_code in (404, 422), (payload, r.status_code)
+        assert set(r.json["error"]) >= {"code", "message"}, payload
+
+    sec = login_as(tree.sec_b11)
+    for path in [f"/qr-admin/targets/{HUGE}", f"/qr-admin/targets/{HUGE}/sheet.pdf", f"/qr-admin/followups/{HUGE}",
+                 f"/qr-admin/sheets/{HUGE}.pdf", f"/qr-admin/?org={HUGE}", f"/qr-admin/new?org={HUGE}"]:
+        r = sec.get(path)
+        assert r.status_code == 404, (path, r.status_code)
+        assert "服务器出了点问题" not in r.get_data(as_text=True), path
+    r = sec.post("/qr-admin/sheets", data={"org_id": HUGE, "create_missing": "y"})
+    assert r.status_code in (200, 404) and "服务器出了点问题" not in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(QrTarget.id))) == 1
+    assert api.get(f"/api/v1/qr/targets/{target.id}").json["active"] is True
