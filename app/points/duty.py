@@ -196,7 +196,7 @@ def members_active(org: Org, period: Period, now: datetime) -> DutyMetric:
 
 def duty_index(actor, org_id: int | None, period: Period, *, now: datetime | None = None) -> DutyIndex:
     """The duty index of an org subtree in scope (default: the actor's own org)."""
-    from app.orgs.services import get_org
+    from app.points.index import get_org
 
     require_role(actor, "secretary", "admin")
     org = get_org(org_id) if org_id is not None else actor.org

@@ -47,7 +47,7 @@ from app.auth.scope import require_act_on_member, require_manage_org
 from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.orgs.models import Org
-from app.points.models import CATEGORIES, CATEGORY_LABELS, LedgerEntry, Rule
+from app.points.models import CATEGORIES, CATEGORY_LABELS, LedgerEntry, Rule, valid_id
 from app.points.ranking import ranked_select
 from app.timeutil import local_today, local_tz
 
@@ -655,10 +655,17 @@ def community_of(chain: list[Org]) -> Org:
 
 
 def get_member(member_id: int) -> User:
-    member = db.session.get(User, member_id) if isinstance(member_id, int) else None
+    member = db.session.get(User, member_id) if valid_id(member_id) else None
     if member is None:
         raise NotFound(_("找不到该党员。"), code="member_not_found")
     return member
+
+
+def get_org(org_id: int) -> Org:
+    org = db.session.get(Org, org_id) if valid_id(org_id) else None
+    if org is None:
+        raise NotFound(_("找不到该组织。"), code="org_not_found")
+    return org
 
 
 def member_points(actor, member_id: int, period: Period, *, explain: bool = False) -> MemberPoints:
@@ -741,8 +748,6 @@ def org_table(actor, org_id: int, period: Period, *, limit: int = 50, offset: in
 
     One statement: the ranks and the total count come from window functions.
     """
-    from app.orgs.services import get_org
-
     org = get_org(org_id)
     require_manage_org(actor, org)
     ranked = ranked_members(period, within=org)
@@ -877,8 +882,6 @@ def org_scores(period: Period, orgs_where, *, within: Org | None = None) -> list
 
 def org_points(actor, org_id: int, period: Period, *, limit: int = 50, offset: int = 0) -> OrgPoints:
     """An org's score with its children's, and the org's own entries in the period."""
-    from app.orgs.services import get_org
-
     org = get_org(org_id)
     require_manage_org(actor, org)
     scores = org_scores(period, lambda o: sa.or_(o.id == org.id, o.parent_id == org.id), within=org)

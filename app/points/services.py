@@ -34,7 +34,7 @@ from app.extensions import db
 from app.orgs.models import Org
 from app.points import evidence as evidence_store
 from app.points.ledger import append_entry, lock_ledger, quantize, run_atomic
-from app.points.models import CATEGORIES, CATEGORY_LABELS, Claim, LedgerEntry, Rule
+from app.points.models import CATEGORIES, CATEGORY_LABELS, Claim, LedgerEntry, Rule, valid_id
 from app.timeutil import local_tz as local_zone, utcnow as utc_now
 
 DEFAULT_CLAIM_WINDOW_DAYS = 60
@@ -483,7 +483,9 @@ def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: byt
 
 
 def get_claim(claim_id: int) -> Claim:
-    claim = db.session.get(Claim, claim_id, options=[joinedload(Claim.rule), joinedload(Claim.member)])
+    claim = None
+    if valid_id(claim_id):
+        claim = db.session.get(Claim, claim_id, options=[joinedload(Claim.rule), joinedload(Claim.member)])
     if claim is None:
         raise NotFound("找不到该申报。", code="claim_not_found")
     return claim
@@ -652,14 +654,14 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
     rule = find_active_rule(rule_code)
     member = org = None
     if member_id is not None:
-        member = db.session.get(User, member_id)
+        member = db.session.get(User, member_id) if valid_id(member_id) else None
         if member is None:
             raise NotFound("找不到该党员。", code="member_not_found", fields={"member_id": ["找不到该党员。"]})
         require_decide_for_member(actor, member)
         if not member.active:
             fields["member_id"] = ["该账号已停用。"]
     else:
-        org = db.session.get(Org, org_id)
+        org = db.session.get(Org, org_id) if valid_id(org_id) else None
         if org is None:
             raise NotFound("找不到该组织。", code="org_not_found", fields={"org_id": ["找不到该组织。"]})
         require_decide_for_org(actor, org)
@@ -705,9 +707,11 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
 # -- entries and reversals --------------------------------------------------------------------
 
 def get_entry(entry_id: int) -> LedgerEntry:
-    entry = db.session.get(LedgerEntry, entry_id, options=[
-        selectinload(LedgerEntry.member), selectinload(LedgerEntry.org), selectinload(LedgerEntry.rule),
-        selectinload(LedgerEntry.created_by)])
+    entry = None
+    if valid_id(entry_id):
+        entry = db.session.get(LedgerEntry, entry_id, options=[
+            selectinload(LedgerEntry.member), selectinload(LedgerEntry.org), selectinload(LedgerEntry.rule),
+            selectinload(LedgerEntry.created_by)])
     if entry is None:
         raise NotFound("找不到该积分记录。", code="entry_not_found")
     return entry

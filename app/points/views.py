@@ -14,7 +14,7 @@ from app.orgs.services import list_members, managed_orgs
 from app.points import evidence as evidence_store
 from app.points import services
 from app.points.forms import AwardForm, ClaimForm, ReasonForm, RuleForm
-from app.points.models import CATEGORY_LABELS, Rule
+from app.points.models import CATEGORY_LABELS, Rule, valid_id
 from app.templating import register_nav
 
 bp = Blueprint("points", __name__, url_prefix="/points")
@@ -25,6 +25,7 @@ register_nav(30, _l("加扣分"), "points.award_new", ("secretary", "admin"))
 register_nav(60, _l("积分细则"), "points.rules", ("admin",))
 
 PAGE_SIZE = 20
+MAX_OFFSET = 10_000_000
 SOURCE_LABELS = {"claim": "申报", "award": "加扣分", "rating": "群众评议", "contest": "竞赛奖励", "reversal": "冲正"}
 STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "rejected": "已退回"}
 STATUS_BADGES = {"pending": "warn", "approved": "ok", "rejected": "bad"}
@@ -39,7 +40,7 @@ def points_helpers():
 
 def _offset() -> int:
     try:
-        return max(0, int(request.args.get("offset", 0)))
+        return max(0, min(int(request.args.get("offset", 0)), MAX_OFFSET))
     except ValueError:
         return 0
 
@@ -178,12 +179,12 @@ def _award_subject(member_id, org_id):
     from app.orgs.models import Org
 
     if member_id is not None:
-        member = db.session.get(User, member_id)
+        member = db.session.get(User, member_id) if valid_id(member_id) else None
         if member is None:
             raise NotFound("找不到该党员。", code="member_not_found")
         services.require_decide_for_member(current_user, member)
         return member, None
-    org = db.session.get(Org, org_id)
+    org = db.session.get(Org, org_id) if valid_id(org_id) else None
     if org is None:
         raise NotFound("找不到该组织。", code="org_not_found")
     services.require_decide_for_org(current_user, org)

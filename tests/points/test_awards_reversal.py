@@ -120,3 +120,20 @@ def test_reversal_needs_reason_and_scope(tree, rules, api_as, db):
     # the member sees their own entry; another community's secretary does not
     assert api_as(tree.m11).get(f"/api/v1/entries/{e['id']}").status_code == 200
     assert api_as(tree.sec_c2).get(f"/api/v1/entries/{e['id']}").status_code == 403
+
+
+def test_award_numbers_and_text_are_checked(tree, rules, api_as, db):
+    api = api_as(tree.sec_c1)
+    body = {"member_id": tree.m11.id, "rule_code": "jiedui", "note": "结对帮扶"}
+    for extra, field in [({"points": "5"}, "points"), ({"points": 2.25}, "points"), ({"points": True}, "points"),
+                         ({"points": -5}, "points"), ({"points": 0}, "points"),
+                         ({"note": "帮" * 501}, "note"), ({"note": 5}, "note"),
+                         ({"occurred_on": "2026-6-1x"}, "occurred_on"), ({"occurred_on": "2026-06-11"}, "occurred_on")]:
+        r = api.post("/api/v1/awards", json={**body, **extra})
+        assert r.status_code == 422, (extra, r.get_json())
+        assert field in error_of(r)["fields"], (extra, r.get_json())
+    e = api.post("/api/v1/awards", json={**body, "points": 2.5}).get_json()
+    assert e["points"] == 2.5
+    r = api.post(f"/api/v1/entries/{e['id']}/reverse", json={"reason": "冲" * 501})
+    assert r.status_code == 422 and "reason" in error_of(r)["fields"]
+    assert count(db, LedgerEntry) == 1

@@ -190,3 +190,91 @@ def test_approval_keeps_the_version_claimed_under(tree, rules, api_as, db):
     assert entry["points"] == 2
     cid2 = submit(api_as(tree.m11)).get_json()["id"]
     assert api_as(tree.sec_b11).post(f"/api/v1/claims/{cid2}/approve").get_json()["points"] == 3
+
+
+def test_claim_and_approval_move_index_rank_and_explanation_through_the_api(tree, rules, api_as, db):
+    """Done when, through the API: a claim approved by the secretary moves the member's index and
+    rank, and the entry shows up in the explanation and the history."""
+    # The branch secretary is ahead in the branch with a service award from the community.
+    r = api_as(tree.sec_c1).post("/api/v1/awards", json={"member_id": tree.sec_b11.id, "rule_code": "shyk",
+                                                         "note": "支部书记讲党课", "occurred_on": "2026-04-01"})
+    assert r.status_code == 201, r.get_json()
+    me = api_as(tree.m11)
+    before = me.get("/api/v1/me/points?year=2026").get_json()
+    assert (before["index"], before["total"]) == (0, 0)
+    assert before["rank"] == {"branch": 2, "community": 2}   # sec_b11 first; m11, m12, sec_c1 tied
+
+    cid = submit(me, note="参加支部党员大会并发言").get_json()["id"]
+    again = submit(me, on="2026-04-13", note="第二次党员大会").get_json()["id"]
+    assert api_as(tree.sec_b11).post(f"/api/v1/claims/{cid}/approve").status_code == 200
+    assert api_as(tree.sec_b11).post(f"/api/v1/claims/{again}/approve").status_code == 200
+
+    after = me.get("/api/v1/me/points?year=2026").get_json()
+    # study 4 of the 120 ceiling, weight 30: 30 * 4 / 120 = 1.0; sec_b11 has 2 -> 0.5
+    assert (after["index"], after["total"]) == (1, 4)
+    assert after["by_category"] == {"study": 4, "service": 0, "innovation": 0, "rating": 0, "penalty": 0}
+    assert after["rank"] == {"branch": 1, "community": 1}
+    study = next(line for line in after["explanation"]["categories"] if line["category"] == "study")
+    assert {e["note"] for e in study["entries"]} == {"参加支部党员大会并发言", "第二次党员大会"}
+    assert all(e["rule_code"] == "shyk" and e["source"] == "claim" for e in study["entries"])
+    history = me.get("/api/v1/me/entries?year=2026&limit=1").get_json()
+    assert history["total"] == 2 and len(history["items"]) == 1
+    # The secretary reads the same figures.
+    assert api_as(tree.sec_b11).get(f"/api/v1/members/{tree.m11.id}/points?year=2026").get_json()["index"] == 1
+
+
+def test_oversized_text_is_refused_and_changes_nothing(tree, rules, api_as, db):
+    api = api_as(tree.m11)
+    before = (count(db, Claim), count(db, LedgerEntry))
+    r = submit(api, note="党" * (services.NOTE_MAX + 1))
+    assert r.status_code == 422 and "note" in error_of(r)["fields"]
+    assert submit(api, note="党" * services.NOTE_MAX).status_code == 201  # the limit itself is fine
+    cid = submit(api).get_json()["id"]
+    r = api_as(tree.sec_b11).post(f"/api/v1/claims/{cid}/reject", json={"reason": "退" * (services.REASON_MAX + 1)})
+    assert r.status_code == 422 and "reason" in error_of(r)["fields"]
+    r = api_as(tree.sec_b11).post(f"/api/v1/claims/{cid}/reject", json={"reason": 42})
+    assert r.status_code == 422 and "reason" in error_of(r)["fields"]
+    assert db.session.get(Claim, cid).status == "pending"
+    assert (count(db, Claim), count(db, LedgerEntry)) == (before[0] + 2, before[1])
+
+
+HUGE_ID = 10**20  # beyond every integer column and the 64-bit database drivers
+
+
+def test_ids_beyond_any_row_are_not_found_never_a_server_error(tree, rules, api_as, login_as, db):
+    sec = api_as(tree.sec_c1)
+    for method, path in [
+        ("post", f"/api/v1/claims/{HUGE_ID}/approve"), ("post", f"/api/v1/claims/{HUGE_ID}/reject"),
+        ("get", f"/api/v1/claims/{HUGE_ID}"), ("get", f"/api/v1/entries/{HUGE_ID}"),
+        ("post", f"/api/v1/entries/{HUGE_ID}/reverse"), ("get", f"/api/v1/members/{HUGE_ID}/points"),
+        ("get", f"/api/v1/orgs/{HUGE_ID}/points"), ("get", f"/api/v1/orgs/{HUGE_ID}/ranking"),
+        ("get", f"/api/v1/orgs/{HUGE_ID}/duty"),
+    ]:
+        r = getattr(sec, method)(path, json={"reason": "无"})
+        assert r.status_code == 404, (path, r.status_code)
+        error_of(r)
+    for body in ({"member_id": HUGE_ID, "rule_code": "shyk"}, {"org_id": HUGE_ID, "rule_code": "shyk"}):
+        r = sec.post("/api/v1/awards", json=body)
+        assert r.status_code in (404, 422), r.get_json()
+        error_of(r)
+    page = login_as(tree.sec_c1)
+    assert page.get(f"/index/table?org_id={HUGE_ID}").status_code == 404
+    assert page.get(f"/index/duty?org_id={HUGE_ID}").status_code == 404
+    assert page.get(f"/points/review?offset={HUGE_ID}").status_code == 200
+    assert page.get(f"/points/claims?offset={HUGE_ID}").status_code == 200
+    r = page.get(f"/points/awards/new?member_id={HUGE_ID}", follow_redirects=True)
+    assert r.status_code in (200, 404) and "找不到该党员" in r.get_data(as_text=True)
+    assert count(db, LedgerEntry) == 0
+
+
+def test_services_treat_impossible_ids_as_unknown(tree, rules):
+    """The look-ups behind every route: an id no row can have is 404, not a driver overflow."""
+    from app.errors import NotFound
+    from app.points import index as ix
+
+    for call in (lambda: services.get_claim(HUGE_ID), lambda: services.get_entry(-HUGE_ID),
+                 lambda: ix.get_member(HUGE_ID), lambda: ix.get_org(HUGE_ID),
+                 lambda: services.award(tree.sec_c1, rule_code="shyk", member_id=HUGE_ID),
+                 lambda: services.award(tree.sec_c1, rule_code="shyk", org_id=HUGE_ID)):
+        with pytest.raises(NotFound):
+            call()
