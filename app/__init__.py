@@ -5,9 +5,11 @@ import os
 import sqlite3
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, abort, request, session
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from app.config import Config
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -32,6 +34,30 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.close()
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a number beyond what an id column holds is simply not found
+    (404), instead of an overflow inside the database driver."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions; over HTTPS every cookie of the response is made Secure.
+
+    Saving the session is the last step of a response, after every ``after_request`` hook, so the
+    session cookie, Flask-Login's remember-me cookie and any other get the flag whatever the config.
+    """
+
+    def save_session(self, app, session, response) -> None:
+        super().save_session(app, session, response)
+        if request.is_secure:
+            cookies = response.headers.getlist("Set-Cookie")
+            if any("; secure" not in c.lower() for c in cookies):
+                response.headers.setlist(
+                    "Set-Cookie", [c if "; secure" in c.lower() else c + "; Secure" for c in cookies])
+
+
 def select_locale() -> str:
     lang = session.get("lang") if request else None
     return lang if lang in ("zh", "en") else "zh"
@@ -39,6 +65,8 @@ def select_locale() -> str:
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = IdConverter
+    app.session_interface = SessionInterface()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(Config(app.instance_path).as_dict())
     if test_config:
@@ -86,6 +114,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cli.init_app(app)
     templating.init_app(app)
+
+    @app.before_request
+    def refuse_nul_characters():
+        """No text column stores a NUL character (PostgreSQL refuses it): 400 for a query or form value with one."""
+        for values in (request.args, request.form):
+            if any("\x00" in v for _key, vs in values.lists() for v in vs):
+                abort(400)
 
     @app.after_request
     def security_headers(response):

@@ -180,6 +180,28 @@ def test_session_cookie_secure_when_configured(tree, client):
         assert "; secure" in cookie and "; httponly" in cookie and "; samesite=lax" in cookie
 
 
+def test_cookies_are_secure_whenever_served_over_https(tree, client):
+    """Without SESSION_COOKIE_SECURE (development), an HTTPS request still gets Secure cookies."""
+    r = client.post("/login", data={"phone": tree.m11.phone, "password": PASSWORD, "remember": "y"},
+                    base_url="https://localhost")
+    assert r.status_code == 302
+    for name in ("session", "remember_token"):
+        cookie = session_cookie(r, name).lower()
+        assert "; secure" in cookie and "; httponly" in cookie and "; samesite=lax" in cookie
+    assert "max-age=" in r.headers["Strict-Transport-Security"]
+
+
+def test_nul_character_in_a_form_or_query_is_a_400_page(tree, client, login_as):
+    r = client.post("/login", data={"phone": "138\x0000000000", "password": PASSWORD})
+    assert r.status_code == 400 and "请求格式有误" in r.get_data(as_text=True)
+    page = login_as(tree.sec_c1)
+    r = page.get("/orgs/members?q=%00")
+    assert r.status_code == 400 and r.mimetype == "text/html"
+    r = page.post("/orgs/new", data={"name": "坏\x00名", "kind": "branch", "parent_id": str(tree.c1.id)})
+    assert r.status_code == 400
+    assert "坏" not in page.get("/orgs/").get_data(as_text=True)
+
+
 @pytest.mark.parametrize("target", ["https://evil.example/steal", "//evil.example/steal", "http:/evil.example",
                                     "javascript:alert(1)", "\\\\evil.example", "/\\evil.example",
                                     "/\t/evil.example", " //evil.example"])
@@ -252,6 +274,35 @@ def test_production_with_secret_key_uses_secure_cookies(monkeypatch, tmp_path):
     assert app.config["SECRET_KEY"] == "a-long-production-secret"
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_configuration_comes_from_the_environment(monkeypatch, tmp_path):
+    from app.config import DEV_SECRET_KEY, Config
+
+    for name in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "APP_ENV", "FLASK_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    dev = Config(str(tmp_path))
+    assert dev.SQLALCHEMY_DATABASE_URI == f"sqlite:///{tmp_path / 'vanguard.sqlite3'}"
+    assert dev.SECRET_KEY == DEV_SECRET_KEY and dev.RATELIMIT_STORAGE_URI == "memory://"
+    monkeypatch.setenv("DATABASE_URL", "postgres://vanguard:pw@db-host/vanguard")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    prod = Config(str(tmp_path))
+    assert prod.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg://vanguard:pw@db-host/vanguard"
+    assert prod.RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/0"
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(app, db):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite pragmas")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    from app.auth.models import User
+
+    db.session.add(User(name="无组织", phone="13600009999", password_hash="x", role="member", org_id=424242))
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        db.session.commit()
+    db.session.rollback()
 
 
 def test_english_after_lang_en(client):

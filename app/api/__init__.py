@@ -6,9 +6,13 @@ from functools import wraps
 import marshmallow as ma
 from flask import current_app, g, request
 from flask_smorest import Api as _Api
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint as _Blueprint
+from webargs.flaskparser import FlaskParser
 
 from app.errors import Forbidden, Unauthorized
+
+# The largest whole number every id and count column stores (PostgreSQL's INTEGER).
+MAX_INT = 2**31 - 1
 
 
 class ErrorBody(ma.Schema):
@@ -34,12 +38,69 @@ class Api(_Api):
 
 
 
+def _unstorable(value) -> str | None:
+    """Why no column can store ``value`` (a NUL character, a whole number beyond 32 bits), if so."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and not -MAX_INT - 1 <= value <= MAX_INT:
+        return "数值超出范围。"
+    if isinstance(value, str) and "\x00" in value:
+        return "不能包含空字符。"
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, (list, tuple)):
+        return next((p for p in map(_unstorable, value) if p), None)
+    return None
+
+
 class Schema(ma.Schema):
     """Base schema: unknown fields are ignored, so clients can send more than we read."""
 
     class Meta:
         unknown = ma.EXCLUDE
         ordered = True
+
+    @ma.validates_schema
+    def _storable(self, data, **_kwargs):
+        """A 422 field error, not a database error, for values that SQLite or PostgreSQL refuse."""
+        errors = {name: [problem] for name, value in data.items() if (problem := _unstorable(value))}
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+class JsonParser(FlaskParser):
+    """webargs' parser, with JSON nested too deeply to decode answered as malformed (400)."""
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError as exc:
+            self._handle_invalid_json_error(exc, req)
+
+
+class Blueprint(_Blueprint):
+    ARGUMENTS_PARSER = JsonParser()
+
+
+ERROR_DESCRIPTIONS = {
+    400: "malformed JSON",
+    401: "no, bad or revoked token (bad credentials for /auth/token)",
+    403: "outside your role or scope",
+    404: "unknown",
+    409: "conflict with the current state",
+    429: "rate limited",
+}
+
+
+def error_responses(blp: Blueprint, *statuses: int):
+    """Document a route's error answers, each in the error shape, in the OpenAPI document."""
+
+    def decorator(view):
+        for status in statuses:
+            view = blp.alt_response(status, schema=ErrorSchema, description=ERROR_DESCRIPTIONS[status])(view)
+        return view
+
+    return decorator
 
 
 def make_blueprint(name: str, import_name: str, description: str = "") -> Blueprint:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 
-from app.api import Schema, bearer_token, current_api_user, make_blueprint, token_required
+from app.api import (Schema, bearer_token, current_api_user, error_responses, make_blueprint,
+                     token_required)
 from app.auth import services
 from app.extensions import limiter
 from app.orgs.services import org_chain
@@ -47,6 +48,7 @@ def login_limit() -> str:
 
 
 @blp.route("/auth/token", methods=["POST"])
+@error_responses(blp, 400, 401, 429)
 @blp.doc(security=[])
 @limiter.limit(login_limit)
 @blp.arguments(TokenIn)
@@ -59,6 +61,7 @@ def create_token(data):
 
 
 @blp.route("/auth/token", methods=["DELETE"])
+@error_responses(blp, 401)
 @token_required()
 @blp.response(204)
 def revoke_token():
@@ -68,6 +71,7 @@ def revoke_token():
 
 
 @blp.route("/me", methods=["GET"])
+@error_responses(blp, 401)
 @token_required()
 @blp.response(200, MeOut)
 def me():

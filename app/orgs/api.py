@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.api import Schema, current_api_user, make_blueprint, token_required
+from app.api import Schema, current_api_user, error_responses, make_blueprint, token_required
 from app.auth.models import ROLES
 from app.orgs import services
 from app.orgs.models import ORG_KINDS
@@ -63,6 +63,7 @@ def org_payload(org):
 
 
 @blp.route("/orgs", methods=["POST"])
+@error_responses(blp, 400, 401, 403)
 @token_required("admin")
 @blp.arguments(OrgIn)
 @blp.response(201, OrgOut)
@@ -73,6 +74,7 @@ def create_org(data):
 
 
 @blp.route("/orgs/<int:org_id>", methods=["GET"])
+@error_responses(blp, 401, 403, 404)
 @token_required()
 @blp.response(200, OrgOut)
 def get_org(org_id):
@@ -81,6 +83,7 @@ def get_org(org_id):
 
 
 @blp.route("/members", methods=["POST"])
+@error_responses(blp, 400, 401, 403, 409)
 @token_required("admin", "secretary")
 @blp.arguments(MemberIn)
 @blp.response(201, MemberOut)

@@ -21,6 +21,16 @@ from app.orgs.models import ORG_KINDS, Org
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def name_problems(name: str, *, limit: int, what: str) -> list[str]:
+    """Why ``name`` (already stripped) cannot name an org or a person: empty, too long, control characters."""
+    if not name or len(name) > limit:
+        return [f"{what}不能为空，且不超过{limit}个字。"]
+    if CONTROL_CHARS.search(name):
+        return [f"{what}不能包含换行、制表符等控制字符。"]
+    return []
 
 
 def get_org(org_id: int) -> Org:
@@ -41,8 +51,8 @@ def create_org(actor, *, name: str, kind: str, parent_id: int | None) -> Org:
     """Add an org under ``parent_id`` (a root when None; roots are for admins)."""
     name = (name or "").strip()
     fields = {}
-    if not name or len(name) > 100:
-        fields["name"] = ["名称不能为空，且不超过100个字。"]
+    if problems := name_problems(name, limit=100, what="名称"):
+        fields["name"] = problems
     if kind not in ORG_KINDS:
         fields["kind"] = ["类型须为 street、community 或 branch。"]
     parent = None
@@ -124,8 +134,8 @@ def validate_member_fields(actor, data: MemberInput, *, org: Org | None, passwor
     """Field errors for a new member (empty dict when good). Scope is checked separately."""
     fields: dict[str, list[str]] = {}
     name = (data.name or "").strip()
-    if not name or len(name) > 50:
-        fields["name"] = ["姓名不能为空，且不超过50个字。"]
+    if problems := name_problems(name, limit=50, what="姓名"):
+        fields["name"] = problems
     if not PHONE_RE.match((data.phone or "").strip()):
         fields["phone"] = ["手机号须为11位大陆手机号码。"]
     if password_required and (not data.password or len(data.password) < MIN_PASSWORD):
@@ -195,8 +205,8 @@ def update_member(actor, member_id: int, *, name: str | None = None, role: str |
     fields = {}
     if name is not None:
         name = name.strip()
-        if not name or len(name) > 50:
-            fields["name"] = ["姓名不能为空，且不超过50个字。"]
+        if problems := name_problems(name, limit=50, what="姓名"):
+            fields["name"] = problems
     if role is not None and role not in ROLES:
         fields["role"] = ["角色须为 member、secretary 或 admin。"]
     new_org = None

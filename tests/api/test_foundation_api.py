@@ -164,6 +164,18 @@ def test_openapi_lists_the_calls(app, client):
     schema = spec["paths"]["/api/v1/members"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert "$ref" in schema
     assert "bearerAuth" in spec["components"]["securitySchemes"]
+    documented = {(path, method): set(paths[path][method]["responses"]) for path, method in [
+        ("/api/v1/auth/token", "post"), ("/api/v1/me", "get"), ("/api/v1/orgs", "post"),
+        ("/api/v1/orgs/{org_id}", "get"), ("/api/v1/members", "post")]}
+    assert documented == {
+        ("/api/v1/auth/token", "post"): {"200", "400", "401", "422", "429", "default"},
+        ("/api/v1/me", "get"): {"200", "401", "default"},
+        ("/api/v1/orgs", "post"): {"201", "400", "401", "403", "422", "default"},
+        ("/api/v1/orgs/{org_id}", "get"): {"200", "401", "403", "404", "default"},
+        ("/api/v1/members", "post"): {"201", "400", "401", "403", "409", "422", "default"},
+    }
+    error = paths["/api/v1/members"]["post"]["responses"]["409"]["content"]["application/json"]["schema"]
+    assert spec["components"]["schemas"][error["$ref"].split("/")[-1]]["properties"]["error"]
 
 
 def test_token_endpoint_rate_limited(tree, app_config):
@@ -175,3 +187,65 @@ def test_token_endpoint_rate_limited(tree, app_config):
     assert codes[:3] == [401, 401, 401]
     assert codes[3] == 429
     assert c.post("/api/v1/auth/token", json={"phone": "x", "password": "y"}).get_json()["error"]["code"] == "rate_limited"
+
+
+def _counts(db):
+    from app.auth.models import User
+    from app.orgs.models import Org
+
+    return db.session.scalar(db.select(db.func.count(Org.id))), db.session.scalar(db.select(db.func.count(User.id)))
+
+
+def test_ids_beyond_any_column_are_not_found_or_invalid(tree, api_as, db):
+    """Numbers no id column holds answer 404 in a path and 422 in a body, on both databases."""
+    api = api_as(tree.admin)
+    before = _counts(db)
+    for path in ("/api/v1/orgs/99999999999999999999999", f"/api/v1/orgs/{2**31}"):
+        r = api.get(path)
+        assert r.status_code == 404 and error_of(r)["code"] == "not_found"
+    r = api.post("/api/v1/orgs", json={"name": "远方支部", "kind": "branch", "parent_id": 10**23})
+    assert r.status_code == 422 and "parent_id" in error_of(r)["fields"]
+    r = api.post("/api/v1/members", json={"name": "吴十", "phone": "13712340001", "password": "secret-123",
+                                          "org_id": -(10**23)})
+    assert r.status_code == 422 and "org_id" in error_of(r)["fields"]
+    assert _counts(db) == before
+
+
+def test_json_nested_too_deeply_is_malformed(tree, api_as):
+    r = api_as(tree.admin).post("/api/v1/orgs", data="[" * 100_000 + "]" * 100_000,
+                                headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and error_of(r)["code"] == "malformed_json"
+
+
+def test_nul_and_control_characters_in_names_are_refused(tree, api_as, db):
+    """PostgreSQL cannot store a NUL, and a name with a line break garbles every list: 422, nothing stored."""
+    api = api_as(tree.admin)
+    before = _counts(db)
+    r = api.post("/api/v1/orgs", json={"name": "坏\u0000名", "kind": "branch", "parent_id": tree.c1.id})
+    assert r.status_code == 422 and "name" in error_of(r)["fields"]
+    r = api.post("/api/v1/orgs", json={"name": "坏\n名", "kind": "branch", "parent_id": tree.c1.id})
+    assert r.status_code == 422 and "控制字符" in error_of(r)["fields"]["name"][0]
+    member = {"phone": "13712340002", "password": "secret-123", "org_id": tree.b11.id}
+    for name in ("孙\u0000七", "孙\t七"):
+        r = api.post("/api/v1/members", json={**member, "name": name})
+        assert r.status_code == 422 and "name" in error_of(r)["fields"]
+    r = api.post("/api/v1/members", json={**member, "name": "孙七", "password": "secret\u0000123"})
+    assert r.status_code == 422 and "password" in error_of(r)["fields"]
+    r = api.post("/api/v1/auth/token", json={"phone": "1380000\u00000000", "password": PASSWORD})
+    assert r.status_code == 422 and "phone" in error_of(r)["fields"]
+    assert _counts(db) == before
+
+
+def test_wrong_json_types_are_field_errors(tree, api_as, db):
+    api = api_as(tree.admin)
+    before = _counts(db)
+    r = api.post("/api/v1/orgs", json={"name": ["x"], "kind": {}, "parent_id": True})
+    assert r.status_code == 422 and {"name", "kind", "parent_id"} <= set(error_of(r)["fields"])
+    r = api.post("/api/v1/members", json={"name": None, "phone": 13712340003, "password": 12345678,
+                                          "org_id": 1.5, "role": None})
+    assert r.status_code == 422 and {"name", "phone", "password", "org_id", "role"} <= set(error_of(r)["fields"])
+    r = api.post("/api/v1/auth/token", json={"phone": tree.m11.phone})
+    assert r.status_code == 422 and "password" in error_of(r)["fields"]
+    r = api.post("/api/v1/orgs", json={"name": "长" * 10_000, "kind": "branch", "parent_id": tree.c1.id})
+    assert r.status_code == 422 and "name" in error_of(r)["fields"]
+    assert _counts(db) == before

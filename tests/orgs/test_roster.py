@@ -168,6 +168,15 @@ def test_every_bad_row_is_reported_and_none_imported(tree, login_as, db):
     assert "13200000001" not in users_by_phone(db, ["13200000001"])
 
 
+def test_name_with_a_line_break_is_a_bad_row(tree, db):
+    """Alt+Enter in an Excel cell puts a line break into the name: reported, nothing imported."""
+    before = user_count(db)
+    problems = problems_of(tree.admin, xlsx([("好人", "13200000021", "桂花第一支部"),
+                                             ("张\n三", "13200000022", "桂花第一支部")]))
+    assert problems == [(3, "姓名不能包含换行、制表符等控制字符。")]
+    assert user_count(db) == before
+
+
 def test_not_an_xlsx_is_rejected_readably(tree, login_as, db):
     before = user_count(db)
     client = login_as(tree.admin)
