@@ -15,6 +15,50 @@ from app.errors import Forbidden, Unauthorized
 MAX_INT = 2**31 - 1
 
 
+def _chinese_field_messages() -> None:
+    """Field errors in the words users read everywhere else: marshmallow's defaults, in Chinese.
+
+    Set once on the field and validator classes (marshmallow merges these defaults along the
+    class hierarchy when a field is made), so every schema of the API answers alike; a schema
+    may still give a field its own, more specific message.
+    """
+    f, v = ma.fields, ma.validate
+    f.Field.default_error_messages.update(
+        {"required": "必填。", "null": "不能为空。", "validator_failed": "取值无效。"})
+    f.String.default_error_messages.update({"invalid": "须为文本。", "invalid_utf8": "须为有效的 UTF-8 文本。"})
+    f.Number.default_error_messages.update({"invalid": "须为数字。", "too_large": "数值太大。"})
+    f.Integer.default_error_messages.update({"invalid": "须为整数。"})
+    for cls in (f.Decimal, f.Float):
+        cls.default_error_messages.update({"special": "须为有限的数值。"})
+    f.Boolean.default_error_messages.update({"invalid": "须为 true 或 false。"})
+    f.Date.default_error_messages.update(
+        {"invalid": "日期格式须为 YYYY-MM-DD。", "format": "“{input}”无法表示为日期。"})
+    f.DateTime.default_error_messages.update(
+        {"invalid": "时间格式须为 ISO 8601。", "invalid_awareness": "时间须带时区。",
+         "format": "“{input}”无法表示为时间。"})
+    f.List.default_error_messages.update({"invalid": "须为列表。"})
+    f.Tuple.default_error_messages.update({"invalid": "须为列表。"})
+    f.Mapping.default_error_messages.update({"invalid": "须为对象。"})
+    f.Nested.default_error_messages.update({"type": "须为对象。"})
+    f.Email.default_error_messages.update({"invalid": "不是有效的邮箱地址。"})
+    f.Url.default_error_messages.update({"invalid": "不是有效的网址。"})
+    v.Range.message_min = "须{min_op} {{min}}。"
+    v.Range.message_max = "须{max_op} {{max}}。"
+    v.Range.message_all = "须{min_op} {{min}}，且{max_op} {{max}}。"
+    v.Range.message_gt, v.Range.message_gte = "大于", "不小于"
+    v.Range.message_lt, v.Range.message_lte = "小于", "不大于"
+    v.Length.message_min = "长度不能少于 {min}。"
+    v.Length.message_max = "长度不能超过 {max}。"
+    v.Length.message_all = "长度须在 {min} 到 {max} 之间。"
+    v.Length.message_equal = "长度须为 {equal}。"
+    v.OneOf.default_message = "须为以下之一：{choices}。"
+    v.Regexp.default_message = "格式不正确。"
+    v.Equal.default_message = "须等于 {other}。"
+
+
+_chinese_field_messages()
+
+
 class ErrorBody(ma.Schema):
     code = ma.fields.String(required=True, metadata={"description": "machine-readable code"})
     message = ma.fields.String(required=True, metadata={"description": "human-readable message"})
@@ -59,6 +103,8 @@ class Schema(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
         ordered = True
+
+    error_messages = {"type": "请求体须为 JSON 对象。", "unknown": "未知字段。"}
 
     @ma.validates_schema
     def _storable(self, data, **_kwargs):

@@ -249,3 +249,21 @@ def test_wrong_json_types_are_field_errors(tree, api_as, db):
     r = api.post("/api/v1/orgs", json={"name": "长" * 10_000, "kind": "branch", "parent_id": tree.c1.id})
     assert r.status_code == 422 and "name" in error_of(r)["fields"]
     assert _counts(db) == before
+
+
+def test_field_errors_read_in_chinese(app, tree, api_as):
+    # a phone client shows error.fields to the person typing: the same language as every page
+    api = api_as(tree.admin)
+    r = api.post("/api/v1/orgs", json={"name": "新支部", "kind": "planet", "parent_id": "一"})
+    assert r.status_code == 422
+    fields = r.get_json()["error"]["fields"]
+    assert fields["kind"] == ["须为以下之一：street, community, branch。"]
+    assert fields["parent_id"] == ["须为整数。"]
+    r = api.post("/api/v1/orgs", json={"kind": "branch", "parent_id": tree.c1.id})
+    assert r.get_json()["error"]["fields"] == {"name": ["必填。"]}
+    r = api.post("/api/v1/orgs", json=["不是对象"])
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"_schema": ["请求体须为 JSON 对象。"]}
+    r = api.get("/api/v1/rules?limit=0")
+    assert r.status_code == 422
+    assert "须不小于 1" in r.get_json()["error"]["fields"]["limit"][0]
