@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -223,15 +224,36 @@ def run_job(name: str, now: datetime | None = None) -> RunResult:
         return RunResult(name, key, outcome, detail)
 
 
-def _run_in_app(app, name: str) -> None:
+def _run_in_app(app, name: str, *, retry: bool = False) -> RunResult | None:
     with app.app_context():
         try:
             result = run_job(name)
-            (log.warning if result.outcome == "failed" else log.info)("%s", result)
+            level = logging.WARNING if result.outcome == "failed" else logging.INFO
+            if retry and result.outcome == "locked":
+                level = logging.DEBUG  # still waiting: said once already
+            log.log(level, "%s", result)
+            return result
         except Exception:
             log.exception("job %s crashed", name)
+            return None
         finally:
             db.session.remove()
+
+
+CATCH_UP_POLL = 1.0  # seconds between looks at a job another process is running
+
+
+def catch_up_due(app, *, poll: float = CATCH_UP_POLL) -> None:
+    """Run the due periods in ``CATCH_UP_ORDER``. A job another process holds is waited for
+    (then found done), so a later job never runs ahead of an earlier one: with two schedulers
+    started together, the monthly publication must not read last month before the ratings job
+    has turned its QR ratings into points."""
+    for name in CATCH_UP_ORDER:
+        deadline = time.monotonic() + JOBS[name].lock_ttl
+        result = _run_in_app(app, name)
+        while result is not None and result.outcome == "locked" and time.monotonic() < deadline:
+            time.sleep(poll)
+            result = _run_in_app(app, name, retry=True)
 
 
 # --------------------------------------------------------------------------- the process
@@ -258,8 +280,7 @@ def run_scheduler(app, *, catch_up: bool = True) -> None:
     """Catch up on the periods that are due, then run the jobs on their schedule until stopped."""
     sched = build_scheduler(app)
     if catch_up:
-        for name in CATCH_UP_ORDER:
-            _run_in_app(app, name)
+        catch_up_due(app)
 
     def stop(_signum, _frame):
         log.info("scheduler stopping")
@@ -295,7 +316,12 @@ def parse_at(text: str | None) -> datetime | None:
                                  param_hint="--at") from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=local_tz())
-    return to_utc(value)
+    value = to_utc(value)
+    # a period that has not come yet would be marked done, and its snapshot (as of that time)
+    # would stand in front of every real rollup until then
+    if value > datetime.now(timezone.utc) + timedelta(minutes=1):
+        raise click.BadParameter("不能晚于当前时间：--at 用于补跑已经到期的时段", param_hint="--at")
+    return value
 
 
 @scheduler_cli.command("run")

@@ -5,6 +5,7 @@ import marshmallow as ma
 
 from app.api import Schema, current_api_user, json_response, make_blueprint, page_args, token_required
 from app.contests import services
+from app.errors import Invalid
 
 blp = make_blueprint("contests_api", __name__, "Points race contests and leaderboards")
 
@@ -149,9 +150,23 @@ def detail_json(actor, contest) -> dict:
 def create_contest(data):
     """Create a contest among members, branches or communities inside the caller's scope."""
     bonus = data.pop("top_bonus", None) or {}
-    contest = services.create_contest(
-        current_api_user(), top_places=bonus.get("places", 0), top_points=bonus.get("points", 0), **data)
+    try:
+        contest = services.create_contest(
+            current_api_user(), top_places=bonus.get("places", 0), top_points=bonus.get("points", 0), **data)
+    except Invalid as exc:
+        raise _request_names(exc)
     return services.contest_json(contest)
+
+
+def _request_names(exc: Invalid) -> Invalid:
+    """Field errors under the names of the request: ``top_bonus.places`` and ``.points``, as the
+    schema reports them, rather than the service's ``top_places`` and ``top_points``."""
+    fields = dict(exc.fields or {})
+    nested = {key: fields.pop(f"top_{key}") for key in ("places", "points") if f"top_{key}" in fields}
+    if nested:
+        fields["top_bonus"] = nested
+    exc.fields = fields or None
+    return exc
 
 
 @blp.route("/contests", methods=["GET"])

@@ -44,6 +44,7 @@ MAX_TITLE = 100
 MAX_PLACES = 50
 MAX_BONUS = Decimal("100")
 MAX_SPAN_DAYS = 3 * 366
+MAX_ID = 2**31 - 1  # the largest id an INTEGER key column holds (PostgreSQL's int4)
 TOP_N = 10
 AROUND = 2
 BONUS_RULE_CODE = "CONTEST_BONUS"
@@ -152,7 +153,8 @@ def create_contest(actor, *, title, participant_type, scope_org_id, starts_on, e
     if isinstance(scope_org_id, bool) or not isinstance(scope_org_id, int):
         fields["scope_org_id"] = [_("请选择竞赛范围（组织）。")]
     else:
-        org = db.session.get(Org, scope_org_id)
+        # a number no id column holds is simply unknown (it would overflow the database driver)
+        org = db.session.get(Org, scope_org_id) if 1 <= scope_org_id <= MAX_ID else None
         if org is None:
             fields["scope_org_id"] = [_("竞赛范围（组织）不存在。")]
     start = _date_value(starts_on, "starts_on", fields)

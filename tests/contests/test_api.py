@@ -40,11 +40,14 @@ def test_bad_input_is_422_with_fields_and_creates_nothing(race, api_as, db):
         (payload(race.c1, categories=["study", "bravery"]), "categories"),
         (payload(race.c1, categories=[]), "categories"),
         (payload(race.c1, scope_org_id=str(race.c1.id)), "scope_org_id"),
+        (payload(race.c1, scope_org_id=10**20), "scope_org_id"),  # no such row: not a 500
+        (payload(race.c1, scope_org_id=-1), "scope_org_id"),
         (payload(race.c1, starts_on="2026-13-01"), "starts_on"),
         (payload(race.c1, participant_type="team"), "participant_type"),
         (payload(race.c1, scoring="average"), "scoring"),
         (payload(race.c1, top_bonus={"places": "2", "points": 5}), "top_bonus"),
-        (payload(race.c1, top_bonus={"places": 2, "points": 1.25}), "top_points"),
+        (payload(race.c1, top_bonus={"places": 2, "points": 1.25}), "top_bonus"),
+        (payload(race.c1, top_bonus={"places": 51, "points": 5}), "top_bonus"),
         (payload(race.c1, title=""), "title"),
         (payload(race.c1, participant_type="member", exclude_last=True), "exclude_last"),
         (payload(race.b11, participant_type="community"), "participant_type"),  # no communities inside
@@ -56,6 +59,9 @@ def test_bad_input_is_422_with_fields_and_creates_nothing(race, api_as, db):
         assert err["code"] == "validation_error" and err["message"], field
         assert field in err["fields"], (field, err)
     assert _contests(db) == 0
+    # the bonus is reported under the request's own names
+    r = api.post("/api/v1/contests", json=payload(race.c1, top_bonus={"places": 51, "points": 101}))
+    assert set(r.get_json()["error"]["fields"]["top_bonus"]) == {"places", "points"}
 
 
 def test_out_of_scope_and_members_get_403(race, api_as, db):
@@ -126,6 +132,14 @@ def test_finalize_then_409(race, make_contest, api_as):
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_final"
     assert api.post(f"/api/v1/contests/{c.id}/rollup").status_code == 409
     assert api.get(f"/api/v1/contests/{c.id}/leaderboard").get_json()["final"] is True
+
+
+def test_ids_that_cannot_exist_are_404_not_500(race, api_as):
+    api = api_as(race.tree.sec_c1)
+    for huge in (10**20, 2**31):
+        for method, path in (("get", ""), ("get", "/leaderboard"), ("post", "/rollup"), ("post", "/finalize")):
+            r = getattr(api, method)(f"/api/v1/contests/{huge}{path}")
+            assert r.status_code == 404 and r.get_json()["error"]["message"], (huge, path, r.get_json())
 
 
 def test_openapi_lists_the_contest_paths(client):

@@ -95,3 +95,32 @@ def test_member_contest_bonus_becomes_ledger_entries(race, make_contest, db):
     ])
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ContestOutcome)) == 0
     assert board(c.id)[t.m11.id][:2] == (1, D("10.00"))  # the bonus does not move the frozen board
+
+
+def test_finalized_community_race_shows_in_the_annual_assessment_results(race, api_as):
+    """Done when: finalizing hands the top places and the last place to the annual assessment of
+    the same year, which an admin reads from GET /api/v1/assessments/{id}/results."""
+    t = race.tree
+    admin = api_as(t.admin)
+    title = f"{YEAR}年度社区积分竞位赛"
+    created = admin.post("/api/v1/contests", json={
+        "title": title, "participant_type": "community", "scope_org_id": t.street.id,
+        "starts_on": f"{YEAR}-01-01", "ends_on": f"{YEAR}-12-31", "categories": ["study", "service"],
+        "scoring": "total", "top_bonus": {"places": 1, "points": 2.5}, "exclude_last": True})
+    assert created.status_code == 201, created.get_json()
+    cid = created.get_json()["id"]
+    # c1 holds every counted point of the race (47), c2 none: c1 first, c2 last
+    assert admin.post(f"/api/v1/contests/{cid}/finalize").status_code == 200
+    aid = admin.post("/api/v1/assessments", json={"year": YEAR, "title": f"{YEAR}年度社区党建考核",
+                                                  "coefficient_step": 0.005}).get_json()["id"]
+    for org, pb in ((t.c1, 90), (t.c2, 80)):
+        r = admin.put(f"/api/v1/assessments/{aid}/units/{org.id}", json={
+            "base": 90, "party_building": pb, "bonus": 1, "deductions": 0, "veto": False, "criticized": False,
+            "unit_class": "社区"})
+        assert r.status_code == 200, r.get_json()
+    items = {i["org_id"]: i for i in admin.get(f"/api/v1/assessments/{aid}/results").get_json()["items"]}
+    first, last = items[t.c1.id], items[t.c2.id]
+    assert first["bonus"] == 3.5 and first["award_eligible"] is True  # 1 entered + 2.5 from the race
+    assert f"积分竞位赛“{title}”第1名" in first["explanation"]
+    assert last["bonus"] == 1 and last["award_eligible"] is False
+    assert f"积分竞位赛“{title}”第2名（末位）" in last["explanation"]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -58,7 +59,7 @@ def test_scheduler_jobs_coalesce_one_instance_and_misfire_grace(app):
 
 def test_run_once_is_keyed_on_the_ten_minute_bucket(race, make_contest, runner):
     c = make_contest(race.tree.sec_c1, race.c1)
-    at = (datetime.now(TZ) + timedelta(minutes=10)).replace(minute=3, second=0, microsecond=0) + timedelta(hours=1)
+    at = datetime.now(TZ).replace(minute=3, second=0, microsecond=0) - timedelta(hours=2)
     first = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", at.isoformat()])
     later_same_bucket = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", (at + timedelta(minutes=6)).isoformat()])
     next_bucket = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", (at + timedelta(minutes=8)).isoformat()])
@@ -66,6 +67,16 @@ def test_run_once_is_keyed_on_the_ten_minute_bucket(race, make_contest, runner):
     key = f"t:{at:%Y-%m-%dT%H}:00"
     assert [s.period_key for s in _tick_snapshots(c.id)] == [key, f"t:{at:%Y-%m-%dT%H}:10"]
     assert _runs("rollup") == [(key, "done"), (f"t:{at:%Y-%m-%dT%H}:10", "done")]
+
+
+def test_run_once_refuses_a_time_still_to_come(race, make_contest, runner):
+    c = make_contest(race.tree.sec_c1, race.c1)
+    later = (datetime.now(TZ) + timedelta(days=365)).isoformat(timespec="minutes")
+    result = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", later])
+    assert result.exit_code != 0 and "不能晚于当前时间" in result.output
+    assert _tick_snapshots(c.id) == [] and _runs("rollup") == []
+    bad = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", "tomorrow"])
+    assert bad.exit_code != 0 and "ISO 8601" in bad.output
 
 
 def test_a_failed_run_is_retried_and_a_done_one_is_not(app, monkeypatch):
@@ -98,6 +109,35 @@ def test_a_held_lock_makes_the_other_process_skip(app, monkeypatch):
         result = scheduler.run_job("monthly")
     assert result.outcome == "locked" and not ran
     assert scheduler.run_job("monthly").outcome == "done" and len(ran) == 1  # released on exit
+
+
+def test_catch_up_waits_for_a_job_another_process_holds(app, monkeypatch):
+    """A scheduler starting while another one runs the ratings job waits for it, so its nightly
+    close and monthly publication never read the month before its ratings are points."""
+    ran: list[tuple[str, bool]] = []
+    released = threading.Event()
+    for name in scheduler.CATCH_UP_ORDER:
+        monkeypatch.setitem(scheduler.JOBS, name, dataclasses.replace(
+            scheduler.JOBS[name], run=lambda now, n=name: ran.append((n, released.is_set())) or "ok"))
+    held = threading.Event()
+
+    def other_process():
+        with app.app_context():
+            try:
+                with job_lock("job:ratings") as got:
+                    assert got
+                    held.set()
+                    released.wait(20)
+            finally:
+                db.session.remove()
+
+    holder = threading.Thread(target=other_process)
+    holder.start()
+    assert held.wait(20)
+    threading.Timer(1.0, released.set).start()
+    scheduler.catch_up_due(app, poll=0.1)
+    holder.join(20)
+    assert ran == [(name, True) for name in scheduler.CATCH_UP_ORDER]
 
 
 def test_an_expired_lock_row_is_taken_over(app):
@@ -142,7 +182,7 @@ def test_two_scheduler_processes_started_together_write_one_snapshot_per_period(
         race, make_contest, database_url, app):
     branch = make_contest(race.tree.sec_c1, race.c1, "branch")
     members = make_contest(race.tree.sec_c1, race.c1, "member")
-    at = (datetime.now(TZ) + timedelta(hours=3)).replace(second=0, microsecond=0)
+    at = (datetime.now(TZ) - timedelta(hours=3)).replace(second=0, microsecond=0)
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONWARNINGS": "ignore"}
     env.pop("FLASK_APP", None)
     cmd = [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run-once", "rollup", "--at", at.isoformat()]
@@ -186,3 +226,87 @@ def test_rating_points_flow_into_the_board_without_a_button(race, make_contest, 
                              .where(ContestStanding.snapshot_id == tick.id, ContestStanding.rank == 1)).all()
     # 20 rating points from the race fixture, plus (5 stars - 3) x 2 from June's QR ratings
     assert [(pid, rank, float(score)) for pid, rank, score in top] == [(race.m14.id, 1, 24.0)]
+
+
+def _wait_for(paths: list[Path], text: str, timeout: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(p.exists() and text in p.read_text(encoding="utf-8", errors="replace") for p in paths):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_two_scheduler_run_processes_catch_up_once_and_in_order(
+        race, make_contest, database_url, app, tmp_path):
+    """Two real ``flask scheduler run`` processes started together: every due job runs once for
+    its period, nothing is doubled (ledger entries, snapshots), and last month's publication
+    already holds the rating points the daily ratings job converts (the catch-up order holds
+    across processes), then both stop cleanly on SIGTERM."""
+    import signal
+
+    from app.qr import services as qr
+    from app.qr.models import Rating
+    from app.points.models import LedgerEntry
+    from tests.contests.conftest import END
+
+    t = race.tree
+    today = rollup.local_date(rollup.utcnow())
+    month_end = today.replace(day=1) - timedelta(days=1)
+    month_start = month_end.replace(day=1)
+    # only last month's converted ratings count (the fixture's own rating entry lies outside)
+    c = make_contest(t.sec_c1, race.c1, "member", categories=["rating"], starts_on=month_start, ends_on=END)
+    target = qr.create_target(t.sec_c1, "member", race.m14.id, "吴九")
+    db.session.add_all([
+        Rating(target_id=target.id, stars=5, counted=True, count_slot=1, device_hash=f"d{i}", ip_hash=f"i{i}",
+               day=month_start + timedelta(days=i), tags=[], comment="")
+        for i in range(3)
+    ])
+    db.session.commit()
+
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONWARNINGS": "ignore"}
+    env.pop("FLASK_APP", None)
+    cmd = [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"]
+    logs = [tmp_path / f"scheduler{i}.log" for i in range(2)]
+    files = [p.open("w", encoding="utf-8") for p in logs]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, text=True) for f in files]
+    try:
+        started = _wait_for(logs, "scheduler started:", 150)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        codes = [p.wait(30) for p in procs]
+        for f in files:
+            f.close()
+    said = "\n".join(p.read_text(encoding="utf-8") for p in logs)
+    assert started and codes == [0, 0], said
+
+    db.session.expire_all()
+    runs = db.session.execute(sa.select(JobRun.job, JobRun.period_key, JobRun.status)).all()
+    by_job: dict[str, list] = {}
+    for job, key, status in runs:
+        by_job.setdefault(job, []).append((key, status))
+    assert set(by_job) == {"ratings", "nightly", "monthly", "rollup"}, said
+    for job in ("ratings", "nightly", "monthly"):
+        assert len(by_job[job]) == 1 and by_job[job][0][1] == "done", (job, said)
+        assert said.count(f"{job} [{by_job[job][0][0]}] done") == 1, said
+    # one conversion entry for the member, not one per process
+    entries = db.session.scalars(sa.select(LedgerEntry.points).where(
+        LedgerEntry.source == "rating", LedgerEntry.member_id == race.m14.id,
+        LedgerEntry.occurred_on == month_end)).all()
+    assert entries == [Decimal("4.0")], said  # (5 stars - 3) x 2
+    # one snapshot per period, complete; last month's publication counts the converted ratings
+    keys = db.session.execute(sa.select(ContestSnapshot.period_key, sa.func.count()).where(
+        ContestSnapshot.contest_id == c.id).group_by(ContestSnapshot.period_key)).all()
+    assert all(n == 1 for _key, n in keys), keys
+    ticks = _tick_snapshots(c.id)
+    assert sorted(s.period_key for s in ticks) == sorted(k for k, _s in by_job["rollup"])
+    assert all(_standing_count(s.id) == 8 for s in ticks)
+    month = rollup.find_snapshot(c.id, f"month:{month_start:%Y-%m}")
+    assert month is not None and month.published
+    top = db.session.execute(sa.select(ContestStanding.participant_id, ContestStanding.rank, ContestStanding.score)
+                             .where(ContestStanding.snapshot_id == month.id, ContestStanding.rank == 1)).all()
+    assert [(pid, rank, score) for pid, rank, score in top] == [(race.m14.id, 1, Decimal("4.00"))], said

@@ -82,6 +82,18 @@ def test_hall_display_refreshes_itself_and_pages(big_race, login_as):
     assert c.get(f"/contests/{r.contest.id}/hall?page=9").status_code == 302
 
 
+def test_full_standings_list_everyone_with_me_marked(big_race, login_as):
+    r = big_race
+    html = login_as(r.m14).get(f"/contests/{r.contest.id}/standings").get_data(as_text=True)
+    assert html.count('<td class="num rank">') == 16 and "共16个参赛对象" in html
+    mine = html.split('aria-current="true"', 1)[1].split("</tr>", 1)[0]
+    # twelve members have counted points; 吴九 and the three others without share 13th place
+    assert "吴九" in mine and '<td class="num rank">13</td>' in mine
+    assert html.count('<td class="num rank">13</td>') == 4
+    ranks = [int(x) for x in re.findall(r'<td class="num rank">(\d+)</td>', html)]
+    assert ranks == sorted(ranks) and ranks[:2] == [1, 1]  # 张三 and 周八 share first place
+
+
 def test_pages_are_403_outside_the_scope(big_race, login_as):
     c = login_as(big_race.tree.sec_c2)
     for path in ("", "/hall", "/notice", "/export.xlsx", "/standings"):
