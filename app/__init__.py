@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 
 from app.config import Config
+from app.ids import MAX_ID
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app import sqlite_gate  # noqa: F401  (SQLite writers queue in the kernel, see the module)
 
@@ -38,7 +39,7 @@ class IdConverter(IntegerConverter):
     """``<int:...>`` in every route: a number beyond what an id column holds is simply not found
     (404), instead of an overflow inside the database driver."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):  # noqa: A002
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 

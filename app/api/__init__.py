@@ -10,9 +10,7 @@ from flask_smorest import Blueprint as _Blueprint
 from webargs.flaskparser import FlaskParser
 
 from app.errors import Forbidden, Unauthorized
-
-# The largest whole number every id and count column stores (PostgreSQL's INTEGER).
-MAX_INT = 2**31 - 1
+from app.ids import MAX_ID as MAX_INT  # the largest whole number any id or count column stores
 
 
 def _chinese_field_messages() -> None:

@@ -31,6 +31,7 @@ from app.contests.models import (
 )
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
+from app.ids import get_by_id
 from app.orgs.models import Org
 from app.points.ledger import append_entry, run_atomic
 from app.points.models import CATEGORIES, CATEGORY_LABELS
@@ -44,7 +45,6 @@ MAX_TITLE = 100
 MAX_PLACES = 50
 MAX_BONUS = Decimal("100")
 MAX_SPAN_DAYS = 3 * 366
-MAX_ID = 2**31 - 1  # the largest id an INTEGER key column holds (PostgreSQL's int4)
 TOP_N = 10
 AROUND = 2
 BONUS_RULE_CODE = "CONTEST_BONUS"
@@ -154,7 +154,7 @@ def create_contest(actor, *, title, participant_type, scope_org_id, starts_on, e
         fields["scope_org_id"] = [_("请选择竞赛范围（组织）。")]
     else:
         # a number no id column holds is simply unknown (it would overflow the database driver)
-        org = db.session.get(Org, scope_org_id) if 1 <= scope_org_id <= MAX_ID else None
+        org = get_by_id(Org, scope_org_id)
         if org is None:
             fields["scope_org_id"] = [_("竞赛范围（组织）不存在。")]
     start = _date_value(starts_on, "starts_on", fields)

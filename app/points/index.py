@@ -47,7 +47,8 @@ from app.auth.scope import require_act_on_member, require_manage_org
 from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.orgs.models import Org
-from app.points.models import CATEGORIES, CATEGORY_LABELS, LedgerEntry, Rule, valid_id
+from app.points.models import CATEGORIES, CATEGORY_LABELS, LedgerEntry, Rule
+from app.ids import get_by_id
 from app.points.ranking import ranked_select
 from app.timeutil import local_today, local_tz
 
@@ -655,14 +656,14 @@ def community_of(chain: list[Org]) -> Org:
 
 
 def get_member(member_id: int) -> User:
-    member = db.session.get(User, member_id) if valid_id(member_id) else None
+    member = get_by_id(User, member_id)
     if member is None:
         raise NotFound(_("找不到该党员。"), code="member_not_found")
     return member
 
 
 def get_org(org_id: int) -> Org:
-    org = db.session.get(Org, org_id) if valid_id(org_id) else None
+    org = get_by_id(Org, org_id)
     if org is None:
         raise NotFound(_("找不到该组织。"), code="org_not_found")
     return org

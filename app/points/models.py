@@ -23,12 +23,6 @@ CATEGORY_LABELS = {
 CLAIM_STATUSES = ("pending", "approved", "rejected")
 ENTRY_SOURCES = ("claim", "award", "rating", "contest", "reversal")
 POINTS = sa.Numeric(10, 1)
-MAX_ID = 2**31 - 1  # the largest id an INTEGER key column holds (PostgreSQL's int4)
-
-
-def valid_id(value) -> bool:
-    """True for an int that can be a row id (bigger ones overflow the database driver)."""
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 class Rule(db.Model):

@@ -34,7 +34,8 @@ from app.extensions import db
 from app.orgs.models import Org
 from app.points import evidence as evidence_store
 from app.points.ledger import append_entry, lock_ledger, quantize, run_atomic
-from app.points.models import CATEGORIES, CATEGORY_LABELS, Claim, LedgerEntry, Rule, valid_id
+from app.points.models import CATEGORIES, CATEGORY_LABELS, Claim, LedgerEntry, Rule
+from app.ids import get_by_id, valid_id
 from app.timeutil import local_tz as local_zone, utcnow as utc_now
 
 DEFAULT_CLAIM_WINDOW_DAYS = 60
@@ -654,14 +655,14 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
     rule = find_active_rule(rule_code)
     member = org = None
     if member_id is not None:
-        member = db.session.get(User, member_id) if valid_id(member_id) else None
+        member = get_by_id(User, member_id)
         if member is None:
             raise NotFound("找不到该党员。", code="member_not_found", fields={"member_id": ["找不到该党员。"]})
         require_decide_for_member(actor, member)
         if not member.active:
             fields["member_id"] = ["该账号已停用。"]
     else:
-        org = db.session.get(Org, org_id) if valid_id(org_id) else None
+        org = get_by_id(Org, org_id)
         if org is None:
             raise NotFound("找不到该组织。", code="org_not_found", fields={"org_id": ["找不到该组织。"]})
         require_decide_for_org(actor, org)

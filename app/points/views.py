@@ -14,7 +14,8 @@ from app.orgs.services import list_members, managed_orgs
 from app.points import evidence as evidence_store
 from app.points import services
 from app.points.forms import AwardForm, ClaimForm, ReasonForm, RuleForm
-from app.points.models import CATEGORY_LABELS, Rule, valid_id
+from app.points.models import CATEGORY_LABELS, Rule
+from app.ids import get_by_id
 from app.templating import register_nav
 
 bp = Blueprint("points", __name__, url_prefix="/points")
@@ -175,16 +176,15 @@ def reject(claim_id: int):
 def _award_subject(member_id, org_id):
     """(member, org) picked for the award form, checked against the actor's scope."""
     from app.auth.models import User
-    from app.extensions import db
     from app.orgs.models import Org
 
     if member_id is not None:
-        member = db.session.get(User, member_id) if valid_id(member_id) else None
+        member = get_by_id(User, member_id)
         if member is None:
             raise NotFound("找不到该党员。", code="member_not_found")
         services.require_decide_for_member(current_user, member)
         return member, None
-    org = db.session.get(Org, org_id) if valid_id(org_id) else None
+    org = get_by_id(Org, org_id)
     if org is None:
         raise NotFound("找不到该组织。", code="org_not_found")
     services.require_decide_for_org(current_user, org)

@@ -6,6 +6,7 @@ from flask import current_app, url_for
 
 from app.api import Schema, current_api_user, make_blueprint, page_args, token_required
 from app.extensions import limiter
+from app.ids import MAX_ID
 from app.qr import services, web
 from app.qr.models import SUBJECT_TYPES
 
@@ -42,7 +43,7 @@ class QrTargetListOut(Schema):
 
 
 class QrTargetListArgs(page_args()):
-    org_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, 2**31 - 1))
+    org_id = ma.fields.Integer(load_default=None, validate=ma.validate.Range(1, MAX_ID))
     flagged = ma.fields.Boolean(load_default=False)
 
 

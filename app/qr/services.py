@@ -22,25 +22,17 @@ from app.extensions import db
 from app.orgs.models import Org, utcnow
 from app.qr import tokens
 from app.qr.models import SUBJECT_TYPES, FollowUp, QrFlag, QrTarget, Rating, ServicePost
+from app.ids import get_by_id
 from app.timeutil import local_tz
 
 HUNDREDTH = Decimal("0.01")
 MANAGERS = ("admin", "secretary")
-MAX_ID = 2**31 - 1  # the largest id an INTEGER key column holds (PostgreSQL's int4)
 
 
 # --- small helpers --------------------------------------------------------------------------
 
 def cfg(name: str):
     return current_app.config[name]
-
-
-def _by_id(model, ident):
-    """The row with this id; None for anything that is not a valid id (a huge number from a URL
-    or a JSON body must be a 404, not an overflowing database lookup)."""
-    if not isinstance(ident, int) or isinstance(ident, bool) or not 1 <= ident <= MAX_ID:
-        return None
-    return db.session.get(model, ident)
 
 
 def local_day(moment: datetime | None = None) -> date:
@@ -111,7 +103,7 @@ def url_of(target: QrTarget) -> str:
 
 
 def get_target(target_id: int) -> QrTarget:
-    target = _by_id(QrTarget, target_id)
+    target = get_by_id(QrTarget, target_id)
     if target is None:
         raise NotFound(_("二维码不存在。"), code="target_not_found")
     return target
@@ -151,16 +143,16 @@ def _subject(subject_type: str, subject_id) -> tuple[object, Org]:
     if not isinstance(subject_id, int) or isinstance(subject_id, bool) or subject_id <= 0:
         raise Invalid(_("请选择评价对象。"), fields={"subject_id": [_("请选择评价对象。")]})
     if subject_type == "member":
-        member = _by_id(User, subject_id)
+        member = get_by_id(User, subject_id)
         if member is None or not member.active:
             raise NotFound(_("该党员不存在。"), code="member_not_found")
         return member, member.org
     if subject_type == "org":
-        org = _by_id(Org, subject_id)
+        org = get_by_id(Org, subject_id)
         if org is None:
             raise NotFound(_("该组织不存在。"), code="org_not_found")
         return org, org
-    post = _by_id(ServicePost, subject_id)
+    post = get_by_id(ServicePost, subject_id)
     if post is None or not post.active:
         raise NotFound(_("该服务岗不存在。"), code="post_not_found")
     return post, post.org
@@ -243,7 +235,7 @@ def list_targets(actor, *, org_id: int | None = None, flagged: bool = False, act
     require_role(actor, *MANAGERS)
     q, scope_org = _scoped_targets(actor)
     if org_id is not None:
-        under = _by_id(Org, org_id)
+        under = get_by_id(Org, org_id)
         if under is None:
             raise NotFound(_("该组织不存在。"), code="org_not_found")
         require_manage_org(actor, under)
@@ -266,7 +258,7 @@ def list_targets(actor, *, org_id: int | None = None, flagged: bool = False, act
 
 def _subtree_orgs(actor, org_id: int) -> Org:
     require_role(actor, *MANAGERS)
-    org = _by_id(Org, org_id)
+    org = get_by_id(Org, org_id)
     if org is None:
         raise NotFound(_("该组织不存在。"), code="org_not_found")
     require_manage_org(actor, org)
@@ -311,7 +303,7 @@ def create_post(actor, *, name: str, org_id, address: str = "", description: str
         raise Invalid(_("请填写服务岗名称。"), fields={"name": [_("请填写服务岗名称。")]})
     if not isinstance(org_id, int) or isinstance(org_id, bool):
         raise Invalid(_("请选择所属组织。"), fields={"org_id": [_("请选择所属组织。")]})
-    org = _by_id(Org, org_id)
+    org = get_by_id(Org, org_id)
     if org is None:
         raise NotFound(_("该组织不存在。"), code="org_not_found")
     require_manage_org(actor, org)
@@ -506,7 +498,7 @@ def target_ratings(actor, target_id: int, *, limit: int = 50, offset: int = 0) -
 
 def clear_flag(actor, flag_id: int) -> QrFlag:
     """The secretary has looked at a flagged burst."""
-    flag = _by_id(QrFlag, flag_id)
+    flag = get_by_id(QrFlag, flag_id)
     if flag is None:
         raise NotFound(_("该提醒不存在。"), code="flag_not_found")
     manage_target(actor, flag.target_id)
@@ -563,7 +555,7 @@ def followup_counts(actor) -> dict:
 
 def get_followup(actor, followup_id: int) -> FollowUp:
     require_role(actor, *MANAGERS)
-    followup = _by_id(FollowUp, followup_id)
+    followup = get_by_id(FollowUp, followup_id)
     if followup is None:
         raise NotFound(_("该整改事项不存在。"), code="followup_not_found")
     require_manage_org(actor, followup.org)
@@ -614,7 +606,7 @@ def followup_stats(actor_or_org, start: date, end: date, *, now: datetime | None
          .where(FollowUp.opened_at >= local_start(start),
                 FollowUp.opened_at < local_start(end + timedelta(days=1))))
     if isinstance(actor_or_org, int) and not isinstance(actor_or_org, bool):
-        actor_or_org = _by_id(Org, actor_or_org)
+        actor_or_org = get_by_id(Org, actor_or_org)
         if actor_or_org is None:
             raise NotFound(_("该组织不存在。"), code="org_not_found")
     if isinstance(actor_or_org, Org):
