@@ -34,7 +34,7 @@ from app.extensions import db
 from app.ids import get_by_id
 from app.orgs.models import Org
 from app.points.ledger import append_entry, run_atomic
-from app.points.models import CATEGORIES, CATEGORY_LABELS
+from app.points.models import CATEGORIES, CATEGORY_LABELS, register_system_rule
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ MAX_SPAN_DAYS = 3 * 366
 TOP_N = 10
 AROUND = 2
 BONUS_RULE_CODE = "CONTEST_BONUS"
+register_system_rule(BONUS_RULE_CODE, _l("积分竞位赛名次奖励"))
 LATE_DAYS = 7  # the rollup keeps refreshing a contest this many days past its end (late approvals)
 
 

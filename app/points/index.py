@@ -47,7 +47,7 @@ from app.auth.scope import require_act_on_member, require_manage_org
 from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.orgs.models import Org
-from app.points.models import CATEGORIES, CATEGORY_LABELS, LedgerEntry, Rule
+from app.points.models import CATEGORIES, CATEGORY_LABELS, SYSTEM_RULE_TITLES, LedgerEntry, Rule
 from app.ids import get_by_id
 from app.points.ranking import ranked_select
 from app.timeutil import local_today, local_tz
@@ -463,6 +463,11 @@ class EntryRow:
     org_id: int | None = None
     member_name: str | None = None
     owner_name: str | None = None
+
+    def __post_init__(self):
+        # no rule row: an entry the app made itself reads with its feature's title, not its code
+        if self.rule_title == self.rule_code and self.rule_code in SYSTEM_RULE_TITLES:
+            self.rule_title = str(SYSTEM_RULE_TITLES[self.rule_code])
 
     @property
     def reversed(self) -> bool:

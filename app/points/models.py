@@ -24,6 +24,14 @@ CLAIM_STATUSES = ("pending", "approved", "rejected")
 ENTRY_SOURCES = ("claim", "award", "rating", "contest", "reversal")
 POINTS = sa.Numeric(10, 1)
 
+# Titles of the rule codes the app writes by itself, with no rule row behind them (the monthly
+# rating conversion, contest bonuses): code -> lazy title, registered by the feature that writes them.
+SYSTEM_RULE_TITLES: dict[str, object] = {}
+
+
+def register_system_rule(code: str, title) -> None:
+    SYSTEM_RULE_TITLES[code] = title
+
 
 class Rule(db.Model):
     """One version of a scoring item (积分细则). A change adds a version; entries keep theirs."""

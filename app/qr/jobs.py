@@ -18,16 +18,18 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from app.errors import Invalid
 from app.extensions import db
 from app.points.ledger import append_entry, lock_ledger, quantize, run_atomic
-from app.points.models import LedgerEntry
+from app.points.models import LedgerEntry, register_system_rule
 from app.qr.models import QrTarget, Rating, ServicePost
 from app.qr.services import local_day
 
 PERIOD_RE = re.compile(r"(\d{4})-(\d{2})")
 RULE_CODE = "qr_rating"
+register_system_rule(RULE_CODE, _l("群众扫码评议折算"))
 KEY_RE = re.compile(r"qr-rating:(\d{4}-\d{2}):(member|org|post):(\d+):v(\d+)")
 TENTH = Decimal("0.1")
 

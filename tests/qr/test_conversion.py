@@ -174,3 +174,13 @@ def test_member_sees_the_rating_category_after_conversion(db, tree, make_target,
     r = api_as(tree.m11).get("/api/v1/me/points?year=2026")
     assert r.status_code == 200, r.json
     assert r.json["by_category"]["rating"] == 3.3
+
+
+def test_rating_points_read_with_a_title_in_the_member_history(db, tree, make_target, rate, api_as):
+    # the conversion writes with no rule row behind it: the member reads what it is, not a code
+    _t, token = make_target(tree.sec_b11, "member", tree.m11)
+    for stars in (5, 5, 4):
+        rate(token, stars)
+    jobs.convert_ratings("2026-10")
+    items = api_as(tree.m11).get("/api/v1/me/entries?year=2026").get_json()["items"]
+    assert [(e["rule_code"], e["rule_title"], e["points"]) for e in items] == [("qr_rating", "群众扫码评议折算", 3.3)]  # (14/3 - 3) x 2
