@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app
 
 from app.api import (Schema, bearer_token, current_api_user, error_responses, make_blueprint,
                      token_required)
 from app.auth import services
-from app.extensions import limiter
+from app.auth.limits import limit_logins
 from app.orgs.services import org_chain
 
 blp = make_blueprint("auth_api", __name__, "Tokens and the caller's profile")
@@ -43,14 +42,10 @@ class MeOut(UserBrief):
     org_path = ma.fields.List(ma.fields.Nested(OrgBrief), metadata={"description": "root first"})
 
 
-def login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @blp.route("/auth/token", methods=["POST"])
 @error_responses(blp, 400, 401, 429)
 @blp.doc(security=[])
-@limiter.limit(login_limit)
+@limit_logins()
 @blp.arguments(TokenIn)
 @blp.response(200, TokenOut)
 def create_token(data):

@@ -9,9 +9,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import services
+from app.auth.limits import limit_logins
 from app.auth.forms import LoginForm, PasswordForm, TokenForm
 from app.errors import DomainError
-from app.extensions import db, limiter, login_manager
+from app.extensions import db, login_manager
 from app.orgs.services import change_own_password, org_chain
 from app.templating import register_nav
 
@@ -44,12 +45,8 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@limit_logins(methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))

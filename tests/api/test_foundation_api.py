@@ -186,7 +186,25 @@ def test_token_endpoint_rate_limited(tree, app_config):
     codes = [c.post("/api/v1/auth/token", json={"phone": tree.m11.phone, "password": "bad"}).status_code for _ in range(5)]
     assert codes[:3] == [401, 401, 401]
     assert codes[3] == 429
-    assert c.post("/api/v1/auth/token", json={"phone": "x", "password": "y"}).get_json()["error"]["code"] == "rate_limited"
+    assert c.post("/api/v1/auth/token", json={"phone": tree.m11.phone, "password": "y"}).get_json()["error"]["code"] == "rate_limited"
+
+
+def test_token_limits_hold_per_account_and_per_address(tree, app_config):
+    # one member's typos do not lock the others out of the same office network; many accounts
+    # tried from one address stop at the address limit
+    from app import create_app
+
+    limited = create_app({**app_config, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "2 per minute",
+                          "LOGIN_IP_RATE_LIMIT": "5 per minute"})
+    c = limited.test_client()
+    guess = [c.post("/api/v1/auth/token", json={"phone": tree.m11.phone, "password": "bad"}).status_code
+             for _ in range(3)]
+    assert guess == [401, 401, 429]
+    r = c.post("/api/v1/auth/token", json={"phone": tree.m12.phone, "password": PASSWORD})
+    assert r.status_code == 200 and r.get_json()["user"]["id"] == tree.m12.id
+    others = [c.post("/api/v1/auth/token", json={"phone": f"1390000{n:04d}", "password": "bad"}).status_code
+              for n in range(3)]
+    assert others == [401, 401, 429]  # 5 logins let through from this address in the minute, whoever for
 
 
 def _counts(db):
