@@ -73,20 +73,18 @@ def build_notice(actor, assessment_id: int) -> tuple[object, Notice]:
 
 
 def notice_pdf(actor, assessment_id: int) -> tuple[str, bytes]:
-    """(file name, PDF bytes) of the notice, with reportlab's built-in Chinese font STSong-Light."""
+    """(file name, PDF bytes) of the notice, in the Chinese font of app.pdf_fonts."""
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_CENTER
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
     from xml.sax.saxutils import escape
 
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    from app.pdf_fonts import cjk_font
+
+    font = cjk_font()
     a, n = build_notice(actor, assessment_id)
     title = ParagraphStyle("title", fontName=font, fontSize=18, leading=26, alignment=TA_CENTER, spaceAfter=6 * mm)
     h2 = ParagraphStyle("h2", fontName=font, fontSize=13, leading=20, spaceBefore=4 * mm, spaceAfter=2 * mm)

@@ -1,5 +1,4 @@
-"""Printable A4 sheets of codes (reportlab). Chinese uses the built-in CID font STSong-Light,
-which every PDF reader maps to a Song/Ming face, so nothing has to be embedded."""
+"""Printable A4 sheets of codes (reportlab), in the Chinese font of app.pdf_fonts."""
 from __future__ import annotations
 
 import io
@@ -8,12 +7,11 @@ from dataclasses import dataclass
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
+from app.pdf_fonts import STANDARD, cjk_font
 from app.qr.images import matrix
 
-FONT = "STSong-Light"
 PAGE_W, PAGE_H = A4
 MARGIN = 10 * mm
 COLS, ROWS = 2, 3
@@ -28,31 +26,32 @@ class SheetItem:
 
 
 def _font() -> str:
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
+    return cjk_font()
 
 
 def _fit(text: str, size: float, width: float, minimum: float = 6) -> float:
     """The largest font size <= ``size`` at which ``text`` fits in ``width``."""
-    while size > minimum and pdfmetrics.stringWidth(text, FONT, size) > width:
+    font = _font()
+    while size > minimum and pdfmetrics.stringWidth(text, font, size) > width:
         size -= 0.5
     return size
 
 
 def _clip(text: str, size: float, width: float) -> str:
-    if pdfmetrics.stringWidth(text, FONT, size) <= width:
+    font = _font()
+    if pdfmetrics.stringWidth(text, font, size) <= width:
         return text
-    while text and pdfmetrics.stringWidth(text + "…", FONT, size) > width:
+    while text and pdfmetrics.stringWidth(text + "…", font, size) > width:
         text = text[:-1]
     return text + "…"
 
 
 def _centered(c: Canvas, text: str, x: float, y: float, size: float, width: float, minimum: float = 7) -> None:
-    text = text.replace("\u00b7", "\u30fb")  # STSong-Light has no Latin middle dot
+    if _font() == STANDARD:
+        text = text.replace("\u00b7", "\u30fb")  # STSong-Light has no Latin middle dot
     size = _fit(text, size, width, minimum)
     text = _clip(text, size, width)
-    c.setFont(FONT, size)
+    c.setFont(_font(), size)
     c.drawCentredString(x, y, text)
 
 
