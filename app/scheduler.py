@@ -284,7 +284,10 @@ def run_scheduler(app, *, catch_up: bool = True) -> None:
 
     def stop(_signum, _frame):
         log.info("scheduler stopping")
-        sched.shutdown(wait=False)
+        if sched.running:
+            sched.shutdown(wait=False)
+        else:  # the signal came while the scheduler was still starting: leave before it runs a job
+            raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -310,3 +310,25 @@ def test_two_scheduler_run_processes_catch_up_once_and_in_order(
     top = db.session.execute(sa.select(ContestStanding.participant_id, ContestStanding.rank, ContestStanding.score)
                              .where(ContestStanding.snapshot_id == month.id, ContestStanding.rank == 1)).all()
     assert [(pid, rank, score) for pid, rank, score in top] == [(race.m14.id, 1, Decimal("4.00"))], said
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_stop_signal_while_the_scheduler_starts_exits_cleanly(app, monkeypatch):
+    # systemd (or Ctrl-C) may stop the process between the catch-up and the scheduler running
+    import signal
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    real_start = BlockingScheduler.start
+
+    def start_after_a_stop(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered before the scheduler's state is "running"
+        return real_start(self, *args, **kwargs)
+
+    monkeypatch.setattr(BlockingScheduler, "start", start_after_a_stop)
+    old = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        scheduler.run_scheduler(app, catch_up=False)  # returns: no SchedulerNotRunningError, no hang
+    finally:
+        signal.signal(signal.SIGTERM, old[0])
+        signal.signal(signal.SIGINT, old[1])
