@@ -7,7 +7,7 @@ from flask import current_app, url_for
 from app.api import Schema, current_api_user, make_blueprint, page_args, token_required
 from app.extensions import limiter
 from app.ids import MAX_ID
-from app.qr import services, web
+from app.qr import services, tokens, web
 from app.qr.models import SUBJECT_TYPES
 
 blp = make_blueprint("qr_api", __name__, "QR targets and public ratings")
@@ -52,6 +52,13 @@ class QrRatingIn(Schema):
     stars = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 5))
     comment = ma.fields.String(load_default="", allow_none=True)
     tags = ma.fields.List(ma.fields.String(), load_default=list, allow_none=True)
+    device = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=200), metadata={
+        "description": "the signed device id from POST /ratings/devices, for clients without cookies; "
+                       "without it (or a device cookie) the client's address stands for the device"})
+
+
+class QrDeviceOut(Schema):
+    device = ma.fields.String(metadata={"description": "keep it on the phone and send it with each rating"})
 
 
 class QrRatingCreated(Schema):
@@ -259,6 +266,17 @@ def create_rating(data):
     """A resident's rating (public). Unknown, rotated or revoked tokens: 404, nothing stored.
     Limited per IP (``QR_RATE_LIMIT``, shared with the rating page)."""
     rating = services.submit_rating(data["token"], stars=data["stars"], tags=data.get("tags") or [],
-                                    comment=data.get("comment"), device_id=web.api_device(),
+                                    comment=data.get("comment"), device_id=web.api_device(data.get("device")),
                                     ip=web.client_ip(), channel="api")
     return {"counted": rating.counted}
+
+
+@blp.route("/ratings/devices", methods=["POST"])
+@blp.doc(security=[])
+@limiter.shared_limit(web.rate_limit, scope="qr-rating")
+@blp.response(201, QrDeviceOut)
+def create_device():
+    """A signed device id for a phone client that keeps no cookies (a mini-program): ask once,
+    store it, send it as ``device`` with every rating, so each phone counts once per code and day
+    (the same rule as the rating page's device cookie). Limited with the ratings, per IP."""
+    return {"device": tokens.new_device_cookie()[1]}

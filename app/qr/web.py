@@ -39,10 +39,12 @@ def ensure_device() -> str:
     return device
 
 
-def api_device() -> str:
-    """API clients (mini-programs, scripts) often keep no cookies: without a valid device cookie
-    the device is the day's IP hash, so such a client counts once per target and day."""
-    device = cookie_device()
+def api_device(supplied: str | None = None) -> str:
+    """The device of an API rating: the signed device id the client sent (``device``, from
+    ``POST /api/v1/ratings/devices``, for clients that keep no cookies, such as mini-programs),
+    else a valid device cookie, else the day's IP hash, so such a client counts once per target
+    and day. A forged or stale ``device`` counts as none."""
+    device = tokens.read_device_cookie(supplied) or cookie_device()
     if device:
         return device
     from app.qr.services import local_day

@@ -315,3 +315,21 @@ def test_a_resident_past_the_limit_stays_on_the_light_page_with_their_words(clie
     r = client.post("/r/" + "A" * 24, data={"ft": ft, "stars": "5"})
     assert r.status_code == 404 and "二维码无效或已停用" in r.get_data(as_text=True)
     assert count_ratings() == 2
+
+
+def test_phone_clients_without_cookies_count_once_per_phone(code, api_as):
+    # two mini-program phones behind one carrier address each count; each phone still only once a day
+    public = api_as(None)
+    token = code[1]
+    first, second = (public.post("/api/v1/ratings/devices").get_json()["device"] for _ in range(2))
+    assert first != second
+    answers = [public.post("/api/v1/ratings", json={"token": token, "stars": s, "device": d}).get_json()
+               for s, d in [(5, first), (4, second), (3, first)]]
+    assert answers == [{"counted": True}, {"counted": True}, {"counted": False}]
+    # a made-up device id is no device: the address stands in, once a day
+    forged = [public.post("/api/v1/ratings", json={"token": token, "stars": 5, "device": f"x.{n}"}).get_json()
+              for n in range(2)]
+    assert forged == [{"counted": True}, {"counted": False}]
+    r = public.post("/api/v1/ratings", json={"token": token, "stars": 5, "device": "x" * 201})
+    assert r.status_code == 422 and "device" in r.get_json()["error"]["fields"]
+    assert count_ratings() == 5
