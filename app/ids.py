@@ -19,6 +19,7 @@ def valid_id(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
-def get_by_id(model: type[T], ident) -> T | None:
-    """The row of ``model`` with this id; None for a missing row and for anything not an id."""
-    return db.session.get(model, ident) if valid_id(ident) else None
+def get_by_id(model: type[T], ident, **options) -> T | None:
+    """The row of ``model`` with this id (``options`` as for ``Session.get``); None for a missing
+    row and for anything not an id."""
+    return db.session.get(model, ident, **options) if valid_id(ident) else None

@@ -31,5 +31,10 @@ def local_date(value: datetime) -> date:
     return to_utc(value).astimezone(local_tz()).date()
 
 
+def iso_local(value: datetime | None) -> str | None:
+    """A stored instant as ISO 8601 with the local offset, e.g. 2026-11-02T09:30:00+08:00."""
+    return None if value is None else to_utc(value).astimezone(local_tz()).isoformat(timespec="seconds")
+
+
 def local_today() -> date:
     return local_date(utcnow())

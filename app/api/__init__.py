@@ -11,6 +11,7 @@ from webargs.flaskparser import FlaskParser
 
 from app.errors import Forbidden, Unauthorized
 from app.ids import MAX_ID as MAX_INT  # the largest whole number any id or count column stores
+from app.timeutil import iso_local
 
 
 def _chinese_field_messages() -> None:
@@ -55,6 +56,13 @@ def _chinese_field_messages() -> None:
 
 
 _chinese_field_messages()
+
+
+class LocalTime(ma.fields.DateTime):
+    """A stored instant as ISO 8601 with the local (Asia/Shanghai) offset; SQLite hands back naive UTC."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return iso_local(value)
 
 
 class ErrorBody(ma.Schema):

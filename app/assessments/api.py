@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.api import Schema, current_api_user, make_blueprint, page_args, token_required
+from app.api import LocalTime, Schema, current_api_user, make_blueprint, page_args, token_required
 from app.assessments import services
 from app.assessments.calc import GRADE_LABELS
-from app.timeutil import local_tz, to_utc
 
 blp = make_blueprint("assessments_api", __name__, "Annual assessments with the party-building coefficient")
 
@@ -18,13 +17,6 @@ class Number(ma.fields.Field):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else float(value)
-
-
-class LocalTime(ma.fields.DateTime):
-    """A stored instant as ISO 8601 with the local offset (SQLite hands back naive UTC)."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else to_utc(value).astimezone(local_tz()).isoformat(timespec="seconds")
 
 
 def _raw(description: str, **kw):

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 import marshmallow as ma
 from flask import url_for
 
-from app.api import Schema, current_api_user, make_blueprint, page_args, token_required
+from app.api import LocalTime, Schema, current_api_user, make_blueprint, page_args, token_required
 from app.points import services
 from app.points.ledger import quantize
 from app.points.models import CATEGORIES, CLAIM_STATUSES
@@ -43,13 +43,6 @@ class Points(ma.fields.Decimal):
             return None
         number = quantize(value)
         return int(number) if number == number.to_integral_value() else float(number)
-
-
-class LocalTime(ma.fields.DateTime):
-    """A stored time as ISO 8601 with the local (Asia/Shanghai) offset."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return services.iso_local(value)
 
 
 def Id(**kw):  # noqa: N802 - a field factory

@@ -16,9 +16,9 @@ from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
+from app.orm import commit_keeping_loaded
 from app.points.models import LedgerEntry
 
 GENESIS = "0" * 64
@@ -124,29 +124,15 @@ def is_chain_race(exc: Exception) -> bool:
     return False
 
 
-def _column_values(result) -> dict | None:
-    """A new entry's column values as flushed (entries are append-only: the commit changes none)."""
-    if not isinstance(result, LedgerEntry):
-        return None
-    loaded = sa.inspect(result).dict
-    return {c.key: loaded[c.key] for c in sa.inspect(LedgerEntry).column_attrs if c.key in loaded}
-
-
-def _keep_loaded(result, values: dict | None) -> None:
-    """Put the values back after the commit expired them, sparing the caller a reload query."""
-    if values:
-        for key, value in values.items():
-            set_committed_value(result, key, value)
-
-
 def run_atomic(work: Callable[[], T], attempts: int = 8) -> T:
     """Run ``work`` and commit; retry from scratch when a concurrent append won the race."""
     for attempt in range(attempts):
         try:
             result = work()
-            kept = _column_values(result)
-            db.session.commit()
-            _keep_loaded(result, kept)
+            if isinstance(result, LedgerEntry):  # append-only: the commit changes none of its values
+                commit_keeping_loaded(result)
+            else:
+                db.session.commit()
             return result
         except (IntegrityError, OperationalError) as exc:
             db.session.rollback()

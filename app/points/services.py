@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
@@ -35,7 +35,8 @@ from app.orgs.models import Org
 from app.points import evidence as evidence_store
 from app.points.ledger import append_entry, lock_ledger, quantize, run_atomic
 from app.points.models import CATEGORIES, CATEGORY_LABELS, Claim, LedgerEntry, Rule
-from app.ids import get_by_id, valid_id
+from app.ids import get_by_id
+from app.timeutil import iso_local  # noqa: F401 - re-exported for the API
 from app.timeutil import local_tz as local_zone, utcnow as utc_now
 
 DEFAULT_CLAIM_WINDOW_DAYS = 60
@@ -66,15 +67,6 @@ def claim_window_days() -> int:
 
 def award_window_days() -> int:
     return int(current_app.config.get("AWARD_WINDOW_DAYS", DEFAULT_AWARD_WINDOW_DAYS))
-
-
-def iso_local(value: datetime | None) -> str | None:
-    """A stored time as ISO 8601 with the local offset, e.g. 2026-04-01T09:30:00+08:00."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(local_zone()).isoformat(timespec="seconds")
 
 
 def _parse_date(value, field: str, fields: dict) -> date | None:
@@ -484,9 +476,7 @@ def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: byt
 
 
 def get_claim(claim_id: int) -> Claim:
-    claim = None
-    if valid_id(claim_id):
-        claim = db.session.get(Claim, claim_id, options=[joinedload(Claim.rule), joinedload(Claim.member)])
+    claim = get_by_id(Claim, claim_id, options=[joinedload(Claim.rule), joinedload(Claim.member)])
     if claim is None:
         raise NotFound("找不到该申报。", code="claim_not_found")
     return claim
@@ -708,11 +698,9 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
 # -- entries and reversals --------------------------------------------------------------------
 
 def get_entry(entry_id: int) -> LedgerEntry:
-    entry = None
-    if valid_id(entry_id):
-        entry = db.session.get(LedgerEntry, entry_id, options=[
-            selectinload(LedgerEntry.member), selectinload(LedgerEntry.org), selectinload(LedgerEntry.rule),
-            selectinload(LedgerEntry.created_by)])
+    entry = get_by_id(LedgerEntry, entry_id, options=[
+        selectinload(LedgerEntry.member), selectinload(LedgerEntry.org), selectinload(LedgerEntry.rule),
+        selectinload(LedgerEntry.created_by)])
     if entry is None:
         raise NotFound("找不到该积分记录。", code="entry_not_found")
     return entry

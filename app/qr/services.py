@@ -13,7 +13,6 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased, joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import User
 from app.auth.scope import org_scope_clause, require_manage_org, require_role
@@ -23,7 +22,8 @@ from app.orgs.models import Org, utcnow
 from app.qr import tokens
 from app.qr.models import SUBJECT_TYPES, FollowUp, QrFlag, QrTarget, Rating, ServicePost
 from app.ids import get_by_id
-from app.timeutil import local_tz
+from app.orm import commit_keeping_loaded
+from app.timeutil import iso_local, local_tz  # iso_local is re-exported for the API
 
 HUNDREDTH = Decimal("0.01")
 MANAGERS = ("admin", "secretary")
@@ -49,12 +49,6 @@ def aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
-
-
-def iso_local(value: datetime | None) -> str | None:
-    """A stored time as ISO 8601 with the local offset, e.g. 2026-11-02T09:30:00+08:00."""
-    value = aware(value)
-    return value.astimezone(local_tz()).isoformat(timespec="seconds") if value is not None else None
 
 
 def _clean_text(value, max_len: int, field: str, label: str) -> str:
@@ -461,10 +455,7 @@ def submit_rating(token, *, stars, tags=None, comment=None, device_id: str, ip: 
             if rating.counted and stars <= 2 and comment:
                 _open_followup(rating, org_id, now)
             _check_burst(target_id, now)
-            kept = {c.key: getattr(rating, c.key) for c in sa.inspect(Rating).column_attrs}
-            db.session.commit()
-            for key, value in kept.items():  # stored as flushed: no reload after the commit
-                set_committed_value(rating, key, value)
+            commit_keeping_loaded(rating)  # ratings are never changed: no reload after the commit
             return rating
         except OperationalError as exc:
             db.session.rollback()
