@@ -66,7 +66,9 @@ def test_community_contest_sums_the_whole_subtree(race, make_contest, add_points
 
 def test_rerun_in_the_same_bucket_is_a_no_op_with_an_identical_snapshot(race, make_contest, add_points):
     c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
-    now = datetime.now(timezone.utc) + timedelta(minutes=10)
+    # two minutes into the next 10-minute bucket, so "30 s later" is always the same bucket
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = start - timedelta(minutes=start.minute % 10) + timedelta(minutes=12)
     first = services.rollup_running(now)
     rows = lambda sid: _db_rows(sid)  # noqa: E731
     snap = rollup.find_snapshot(c.id, rollup.bucket_key(now))
