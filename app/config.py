@@ -59,7 +59,10 @@ class Config:
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.PREFERRED_URL_SCHEME = "https" if self.PRODUCTION else "http"
         self.WTF_CSRF_TIME_LIMIT = None
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # No pool pre-ping: it costs a round trip on every request. A connection the database
+        # dropped (a restart) fails its request once with 503 (app.api.errors), the pool is
+        # invalidated by SQLAlchemy and the next request reconnects.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {}
         # The Vanguard Index (app/points/index.py): yearly ceilings per category (a quarter uses
         # 1/4, a month 1/12) and weights summing to 100; at most one decimal each.
         self.INDEX_CEILINGS = {"study": 120, "service": 160, "innovation": 60, "rating": 20}

@@ -5,9 +5,11 @@ import logging
 
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import DomainError
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,7 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    503: "unavailable",
 }
 
 HTTP_MESSAGES = {
@@ -36,6 +39,7 @@ HTTP_MESSAGES = {
     422: "提交的内容有误。",
     429: "操作太频繁，请稍后再试。",
     500: "服务器出了点问题，请稍后再试。",
+    503: "数据库连接中断，请稍后重试。",
 }
 
 
@@ -102,6 +106,14 @@ def handle_http_exception(exc: HTTPException):
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        # The database dropped the connection (a restart); the pool has been invalidated, so
+        # the client's retry gets a fresh connection.
+        log.warning("database connection lost on %s %s: %s", request.method, request.path, exc.orig)
+        db.session.rollback()
+        if wants_json():
+            return error_response(503, "unavailable", HTTP_MESSAGES[503], headers=[("Retry-After", "1")])
+        return error_page(503, HTTP_MESSAGES[503])
     log.exception("unhandled error on %s %s", request.method, request.path)
     if wants_json():
         return error_response(500, "internal_error", HTTP_MESSAGES[500])

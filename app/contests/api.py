@@ -6,6 +6,7 @@ import marshmallow as ma
 from app.api import Schema, current_api_user, json_response, make_blueprint, page_args, token_required
 from app.contests import services
 from app.errors import Invalid
+from app.readonly import read_only
 
 blp = make_blueprint("contests_api", __name__, "Points race contests and leaderboards")
 
@@ -190,6 +191,7 @@ def get_contest(contest_id):
 
 
 @blp.route("/contests/<int:contest_id>/leaderboard", methods=["GET"])
+@read_only
 @token_required()
 @blp.arguments(page_args(default_limit=50, max_limit=500), location="query")
 @blp.response(200, ContestLeaderboardOut)

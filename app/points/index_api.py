@@ -7,6 +7,7 @@ from app.api import Schema, current_api_user, json_response, make_blueprint, pag
 from app.points import duty as duty_service
 from app.points import index as ix
 from app.points.models import CATEGORIES
+from app.readonly import read_only
 
 blp = make_blueprint("index_api", __name__, "The Vanguard Index, ranks and history")
 
@@ -188,6 +189,7 @@ def org_score_json(s: ix.OrgScore) -> dict:
 # -- routes --------------------------------------------------------------------------------------
 
 @blp.route("/me/points", methods=["GET"])
+@read_only
 @token_required()
 @blp.arguments(IndexPeriodArgs, location="query")
 @blp.response(200, IndexPointsOut)
@@ -210,6 +212,7 @@ def my_entries(args):
 
 
 @blp.route("/members/<int:member_id>/points", methods=["GET"])
+@read_only
 @token_required("secretary", "admin")
 @blp.arguments(IndexPeriodArgs, location="query")
 @blp.response(200, IndexPointsOut)

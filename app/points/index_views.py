@@ -16,6 +16,7 @@ from app.points import export
 from app.points import index as ix
 from app.points.models import CATEGORIES, CATEGORY_LABELS
 from app.templating import register_nav
+from app.readonly import read_only
 
 bp = Blueprint("index", __name__, url_prefix="/index")
 
@@ -71,6 +72,7 @@ def _pager(page: int, total: int, size: int = PAGE_SIZE) -> dict:
 # -- the member's own pages ------------------------------------------------------------------------
 
 @bp.route("/me")
+@read_only
 @login_required
 def me():
     """My index: the number, category bars, ranks in branch and community, the period switch."""
