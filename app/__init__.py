@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 
 from app.config import Config
 from app.ids import MAX_ID
+from app.json_provider import JSONProvider
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app import sqlite_gate  # noqa: F401  (SQLite writers queue in the kernel, see the module)
 
@@ -66,6 +67,7 @@ def select_locale() -> str:
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.json = JSONProvider(app)
     app.url_map.converters["int"] = IdConverter
     app.session_interface = SessionInterface()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -79,8 +81,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
     os.makedirs(app.config["UPLOAD_DIR"], exist_ok=True)
 
     db.init_app(app)
