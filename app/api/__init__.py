@@ -120,8 +120,41 @@ class Schema(ma.Schema):
             raise ma.ValidationError(errors)
 
 
+_LOAD_HOOKS = ("pre_load", "post_load")
+
+
+def _static_defaults(schema: ma.Schema) -> bool:
+    """Whether loading ``{}`` gives the same result every time (no callable defaults, no load hooks)."""
+    hooks = schema._hooks  # noqa: SLF001 - {tag or (tag, many): [...]}, by marshmallow version
+    if any((key[0] if isinstance(key, tuple) else key) in _LOAD_HOOKS and hooks[key] for key in hooks):
+        return False
+    return not any(callable(f.load_default) for f in schema.fields.values())
+
+
 class JsonParser(FlaskParser):
-    """webargs' parser, with JSON nested too deeply to decode answered as malformed (400)."""
+    """webargs' parser, with JSON nested too deeply to decode answered as malformed (400).
+
+    A request without a query string loads a query schema's defaults: the same dict every time,
+    so it is loaded once per schema and copied (the most-read routes are mostly called bare).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._bare_query: dict[int, tuple[object, dict]] = {}  # id(argmap) -> (argmap, its defaults)
+
+    def parse(self, argmap, req=None, *, location=None, **kwargs):
+        bare = (location == "query" and not kwargs.get("validate") and not (req or request).args
+                and (isinstance(argmap, ma.Schema) or isinstance(argmap, type) and issubclass(argmap, ma.Schema)))
+        if bare:
+            cached = self._bare_query.get(id(argmap))
+            if cached is None or cached[0] is not argmap:
+                data = super().parse(argmap, req, location=location, **kwargs)
+                schema = argmap() if isinstance(argmap, type) else argmap
+                if not (_static_defaults(schema) and all(isinstance(v, (int, str, type(None))) for v in data.values())):
+                    return data
+                cached = self._bare_query[id(argmap)] = (argmap, data)
+            return dict(cached[1])
+        return super().parse(argmap, req, location=location, **kwargs)
 
     def _raw_load_json(self, req):
         try:
