@@ -5,8 +5,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import current_app
-from flask_babel import get_locale
+from flask import current_app, g
+from flask_babel import get_locale, get_translations
 from flask_login import current_user
 
 
@@ -40,7 +40,30 @@ def iso_date(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
+def request_translations():
+    """The request's translations, looked up once per locale per request.
+
+    Flask-Babel's own template callables look the domain, the locale and the catalog up again for
+    every string (half a dozen context lookups and a locale-to-text each); a page shows about
+    forty. The locale object is the key, so a locale switched inside the request is honoured.
+    """
+    state = g._get_current_object()
+    babel_state = state.__dict__.get("_flask_babel")  # where Flask-Babel keeps the request's locale
+    locale = getattr(babel_state, "babel_locale", None) or get_locale()
+    memo = state.__dict__.get("_translations_memo")
+    if memo is None or memo[0] is not locale:
+        memo = state._translations_memo = (locale, get_translations())
+    return memo[1]
+
+
 def init_app(app) -> None:
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.jinja_env.filters["local_dt"] = local_dt
     app.jinja_env.filters["points"] = points
     app.jinja_env.filters["signed_points"] = signed_points
