@@ -6,9 +6,9 @@
 Setup (in this process, through the app's own services): bearer tokens for a sample of members
 and for an admin, a member contest over the whole tree (rolled up once when it is created and
 reused on later runs), QR codes for a sample of members with signed device cookies, and pending
-claims to approve. Then it starts gunicorn (``-w 2 -k gthread --threads 4`` by default), logs a sample of
-members in through the login form to get their session cookies, and drives each endpoint with
-wrk (bench/wrk/replay.lua) for a warm-up and then a measured window:
+claims to approve. Then it starts gunicorn (``-w 2 -k gthread --threads 4`` by default), logs a
+sample of members in through the login form to get their session cookies, and drives each
+endpoint with wrk (bench/wrk/replay.lua) for a warm-up and then a measured window:
 
     ping          GET  /api/v1/ping                       the ceiling: the same app, no database
     me_points     GET  /api/v1/me/points                  bearer tokens of many members
@@ -18,10 +18,11 @@ wrk (bench/wrk/replay.lua) for a warm-up and then a measured window:
     approve       POST /api/v1/claims/{id}/approve        each request approves a different claim
 
 For each: requests per second inside the window, p50 and p99 latency, and the ratio to the
-ceiling (the higher of the ping at the start and the ping again at the end). After the writes it counts rows: ratings stored == 201 answers, approved claims ==
-ledger entries for them == 200 answers, and the ledger's hash chain verifies from the last entry
-before the run. It prints a table and one JSON line per figure, appended to
-bench/out/http-<db>.jsonl. Exit status 1 when a row check fails.
+ceiling (the higher of the ping at the start and the ping again at the end). After the writes it
+counts rows: ratings stored == 201 answers, approved claims == ledger entries for them == 200
+answers, and the ledger's hash chain verifies from the last entry before the run. It prints a
+table and one JSON line per figure, appended to bench/out/http-<db>.jsonl. Exit status 1 when a
+row check fails.
 
 The server runs with RATELIMIT_ENABLED=0: the per-IP limits on logins and QR ratings would
 otherwise answer 429 to the single address all load comes from.

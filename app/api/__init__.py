@@ -140,7 +140,8 @@ class JsonParser(FlaskParser):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._bare_query: dict[int, tuple[object, dict]] = {}  # id(argmap) -> (argmap, its defaults)
+        # id(argmap) -> (argmap, its defaults, or None when loading {} may vary and is done each time)
+        self._bare_query: dict[int, tuple[object, dict | None]] = {}
 
     def parse(self, argmap, req=None, *, location=None, **kwargs):
         bare = (location == "query" and not kwargs.get("validate") and not (req or request).args
@@ -150,10 +151,11 @@ class JsonParser(FlaskParser):
             if cached is None or cached[0] is not argmap:
                 data = super().parse(argmap, req, location=location, **kwargs)
                 schema = argmap() if isinstance(argmap, type) else argmap
-                if not (_static_defaults(schema) and all(isinstance(v, (int, str, type(None))) for v in data.values())):
-                    return data
-                cached = self._bare_query[id(argmap)] = (argmap, data)
-            return dict(cached[1])
+                static = _static_defaults(schema) and all(isinstance(v, (int, str, type(None))) for v in data.values())
+                self._bare_query[id(argmap)] = (argmap, data if static else None)
+                return dict(data) if static else data
+            if cached[1] is not None:
+                return dict(cached[1])
         return super().parse(argmap, req, location=location, **kwargs)
 
     def _raw_load_json(self, req):

@@ -112,7 +112,7 @@ def handle_unexpected(exc: Exception):
         log.warning("database connection lost on %s %s: %s", request.method, request.path, exc.orig)
         db.session.rollback()
         if wants_json():
-            return error_response(503, "unavailable", HTTP_MESSAGES[503], headers=[("Retry-After", "1")])
+            return error_response(503, HTTP_CODES[503], HTTP_MESSAGES[503], headers=[("Retry-After", "1")])
         return error_page(503, HTTP_MESSAGES[503])
     log.exception("unhandled error on %s %s", request.method, request.path)
     if wants_json():

@@ -15,8 +15,8 @@ from app.points import duty as duty_service
 from app.points import export
 from app.points import index as ix
 from app.points.models import CATEGORIES, CATEGORY_LABELS
-from app.templating import register_nav
 from app.readonly import read_only
+from app.templating import register_nav
 
 bp = Blueprint("index", __name__, url_prefix="/index")
 
