@@ -67,7 +67,14 @@ def lock_ledger() -> None:
     """
     conn = db.session.connection()
     if conn.dialect.name == "postgresql":
+        # Taken once per transaction: a claim approval locks before its cap check and again in
+        # append_entry, and each lock is a round trip. A savepoint that is rolled back releases
+        # what it took, so the memo is keyed on the innermost transaction, not the outer one.
+        tx = conn.get_nested_transaction() or conn.get_transaction()
+        if conn.info.get("ledger_locked_in") is tx:
+            return
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK_KEY})
+        conn.info["ledger_locked_in"] = tx
     elif conn.dialect.name == "sqlite":
         raw = conn.connection.dbapi_connection
         if not raw.in_transaction:

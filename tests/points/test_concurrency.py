@@ -99,3 +99,20 @@ def test_concurrent_writers_keep_one_chain(app, tree, db, monkeypatch):
     assert statuses == [201] * THREADS
     result = verify_chain()
     assert result.ok and result.checked == THREADS
+
+
+def test_an_approval_takes_the_ledger_lock_once(app, tree, api_as, db, monkeypatch, count_statements):
+    """The cap check and the append share one lock: one round trip, not one each."""
+    freeze_today(monkeypatch, date(2026, 6, 10))
+    add_rule(tree.admin, "shyk", "study", 2, title="参加“三会一课”")
+    cid = api_as(tree.m11).post("/api/v1/claims", json={"rule_code": "shyk", "occurred_on": "2026-06-09"}).get_json()["id"]
+    reviewer = api_as(tree.sec_b11)
+    db.session.commit()
+
+    with count_statements() as log:
+        assert reviewer.post(f"/api/v1/claims/{cid}/approve").status_code == 200
+    locks = [s for s in log.statements if "pg_advisory_xact_lock" in s or s.strip().upper() == "BEGIN IMMEDIATE"]
+    # SQLite: the claim's UPDATE has already taken the database's write lock, so no BEGIN IMMEDIATE
+    assert len(locks) == (1 if db.engine.dialect.name == "postgresql" else 0), log.statements
+    assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.id))) == 1
+    assert verify_chain().ok
