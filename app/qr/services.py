@@ -2,6 +2,7 @@
 burst flags and low-rating follow-ups (差评整改). Plain functions; no request object here."""
 from __future__ import annotations
 
+import functools
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import aliased, joinedload, make_transient_to_detached, selectinload
 
 from app.auth.models import User
 from app.auth.scope import org_scope_clause, require_manage_org, require_role
@@ -375,29 +376,49 @@ def _is_retryable(exc: OperationalError) -> bool:
     return any(word in text for word in ("locked", "busy", "deadlock", "could not serialize"))
 
 
+_RATING_COLUMNS = ("target_id", "stars", "tags", "comment", "device_hash", "ip_hash", "day", "channel",
+                   "created_at")
+
+
+@functools.cache
+def _insert_rating_stmt() -> sa.TextClause:
+    """One statement that counts the device's counted ratings of the target today, takes the next
+    slot while there is one left, and inserts: ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``.
+
+    A concurrent request that took the same slot first makes this insert nothing (no row comes
+    back) instead of failing, so no savepoint is needed around it. The same SQL on SQLite and
+    PostgreSQL (``WHERE true`` keeps SQLite's parser from reading ``ON`` as a join).
+    """
+    table = Rating.__table__
+    cols = ", ".join(_RATING_COLUMNS)
+    values = ", ".join(f":{c}" for c in _RATING_COLUMNS)
+    return sa.text(
+        f"INSERT INTO qr_ratings ({cols}, counted, count_slot) "
+        f"SELECT {values}, used.n < :per_day, CASE WHEN used.n < :per_day THEN used.n + 1 END "
+        "FROM (SELECT count(*) AS n FROM qr_ratings WHERE target_id = :target_id AND device_hash = :device_hash "
+        "AND day = :day AND counted) AS used WHERE true "
+        "ON CONFLICT (target_id, device_hash, day, count_slot) DO NOTHING "
+        "RETURNING id, counted, count_slot"
+    ).bindparams(*(sa.bindparam(c, type_=table.c[c].type) for c in _RATING_COLUMNS),
+                 sa.bindparam("per_day", type_=sa.Integer)
+                 ).columns(id=sa.BigInteger, counted=sa.Boolean, count_slot=sa.Integer)
+
+
 def _insert_rating(**values) -> Rating:
-    """Insert a rating, counted while the device has counted slots left today (race-safe)."""
+    """Insert a rating, counted while the device has counted slots left today (race-safe: the
+    unique key on the slot decides, and a lost race counts again)."""
     per_day = max(0, int(cfg("QR_COUNTED_PER_DAY")))
-    for _attempt in range(per_day + 3):
-        used = db.session.scalar(
-            sa.select(sa.func.count(Rating.id)).where(
-                Rating.target_id == values["target_id"], Rating.device_hash == values["device_hash"],
-                Rating.day == values["day"], Rating.counted.is_(True))
-        ) or 0
-        slot = used + 1 if used < per_day else None
-        try:
-            with db.session.begin_nested():
-                rating = Rating(**values, counted=slot is not None, count_slot=slot)
-                db.session.add(rating)
-                db.session.flush()
-            return rating
-        except IntegrityError:
-            if slot is None:
-                raise
-            # Another request took this slot a moment ago: count again.
-    rating = Rating(**values, counted=False, count_slot=None)
+    stmt = _insert_rating_stmt()
+    row = None
+    for attempt in range(per_day + 4):
+        # the last attempt asks for no slot at all, which no other request can take first
+        limit = per_day if attempt < per_day + 3 else 0
+        row = db.session.execute(stmt, {**values, "per_day": limit}).one_or_none()
+        if row is not None:
+            break
+    rating = Rating(**values, id=row.id, counted=bool(row.counted), count_slot=row.count_slot)
+    make_transient_to_detached(rating)  # the row is in the table: attach it without another SELECT
     db.session.add(rating)
-    db.session.flush()
     return rating
 
 

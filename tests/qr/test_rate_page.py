@@ -266,15 +266,14 @@ def test_rating_page_in_english(client, code):
     assert client.get(f"/r/{code[1]}").status_code == 200
 
 
-def test_concurrent_posts_from_one_device_count_once(app, code):
-    """Eight simultaneous submissions of the same device: the unique key keeps one counted."""
+def rate_at_once(app, token: str, threads: int = 8) -> None:
+    """``threads`` simultaneous submissions from one device, released together."""
     import threading
 
     from app.qr import services, tokens
 
-    token = code[1]
     device, _cookie = tokens.new_device_cookie()
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(threads)
     errors: list[BaseException] = []
 
     def rate():
@@ -289,13 +288,42 @@ def test_concurrent_posts_from_one_device_count_once(app, code):
 
                 db.session.remove()
 
-    threads = [threading.Thread(target=rate) for _ in range(8)]
-    for t in threads:
+    workers = [threading.Thread(target=rate) for _ in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join(timeout=60)
     assert errors == []
+
+
+def test_concurrent_posts_from_one_device_count_once(app, code):
+    """Eight simultaneous submissions of the same device: the unique key keeps one counted."""
+    rate_at_once(app, code[1])
     assert count_ratings() == 8 and counted() == 1
+
+
+@pytest.mark.parametrize("settings", [{"QR_COUNTED_PER_DAY": 3}], ids=["three"])
+def test_concurrent_posts_take_each_counted_slot_once(app, db, code):
+    """Three counted a day: of eight simultaneous posts, three count, in slots 1, 2 and 3, and
+    the ones that lost a slot to another request are still stored, uncounted."""
+    rate_at_once(app, code[1])
+    slots = db.session.execute(sa.select(Rating.count_slot, Rating.counted)).all()
+    assert len(slots) == 8 and counted() == 3
+    assert sorted(s for s, c in slots if c) == [1, 2, 3]
+    assert all(s is None for s, c in slots if not c)
+
+
+def test_a_rating_is_three_statements(app, code, count_statements):
+    """The code, one INSERT that takes the next counted slot, the burst check: no savepoint, no
+    count before the insert, whatever the ratings already stored."""
+    client = app.test_client()
+    device = client.post("/api/v1/ratings/devices").get_json()["device"]
+    for stars in (5, 4, 3):
+        with count_statements() as log:
+            r = client.post("/api/v1/ratings", json={"token": code[1], "stars": stars, "device": device})
+        assert r.status_code == 201, r.get_json()
+        assert log.count == 3, log.statements
+    assert counted() == 1 and count_ratings() == 3  # one counted a day by default
 
 
 @pytest.mark.parametrize("settings", [{"RATELIMIT_ENABLED": True, "QR_RATE_LIMIT": "2 per minute"}], ids=["limit2"])
