@@ -28,7 +28,7 @@ from itertools import chain
 from typing import Callable, Hashable, Iterable, TypeVar
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
@@ -60,12 +60,36 @@ def _read_sql(n: int, paramstyle: str) -> str:
     return f'SELECT "key", value FROM change_marks WHERE "key" IN ({", ".join([mark] * n)})'
 
 
+GLOBAL_MARKS = (ROSTER, CONTESTS)
+PREFETCHED = "vanguard.prefetched_marks"  # in the WSGI environ, so it ends with the request
+
+
+def global_mark_columns() -> list[sa.ScalarSelect]:
+    """The global marks as scalar subqueries, labelled by key, to read along with another
+    statement (the bearer-token lookup) and hand to :func:`prefetch_marks`."""
+    return [sa.select(ChangeMark.value).where(ChangeMark.key == key).scalar_subquery().label(key)
+            for key in GLOBAL_MARKS]
+
+
+def prefetch_marks(values: dict[str, int | None]) -> None:
+    """Marks read along with an earlier statement of this request, for :func:`read_marks` to
+    use instead of asking again. Only for read-only requests (:mod:`app.readonly`): a request
+    that writes may move a mark after it was read, and must read it again."""
+    request.environ[PREFETCHED] = {k: int(v or 0) for k, v in values.items()}
+
+
 def read_marks(keys: Iterable[str]) -> dict[str, int]:
-    """The current value of each key (0 for a key never set), in one query."""
+    """The current value of each key (0 for a key never set), in one query (none when the
+    request has them already, see :func:`prefetch_marks`)."""
     keys = list(dict.fromkeys(keys))
-    connection = db.session.connection()
-    found = dict(connection.exec_driver_sql(_read_sql(len(keys), connection.dialect.paramstyle), tuple(keys)).all())
-    return {k: int(found.get(k) or 0) for k in keys}
+    known = request.environ.get(PREFETCHED) if has_request_context() else None
+    missing = [k for k in keys if k not in known] if known else keys
+    found: dict[str, int] = {}
+    if missing:
+        connection = db.session.connection()
+        found = dict(connection.exec_driver_sql(_read_sql(len(missing), connection.dialect.paramstyle),
+                                                tuple(missing)).all())
+    return {k: int(known[k] if known and k in known else found.get(k) or 0) for k in keys}
 
 
 @functools.cache

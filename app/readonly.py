@@ -5,13 +5,25 @@ default, every statement takes its own snapshot inside a transaction too, so not
 and the BEGIN before the first query and the ROLLBACK at the end of the request (two of a read's
 four round trips) are saved. SQLite needs nothing: pysqlite does not BEGIN for reads.
 
+Such a request may also read the global change marks along with its first statement (the
+bearer-token lookup, :func:`app.marks.prefetch_marks`): nothing in it moves them afterwards.
+
 Only for views that never write: a write there would commit statement by statement.
 """
 from __future__ import annotations
 
 from functools import wraps
 
+from flask import has_request_context, request
+
 from app.extensions import db
+
+
+READ_ONLY = "vanguard.read_only"  # in the WSGI environ: request-scoped, unlike ``g`` in tests
+
+
+def is_read_only_request() -> bool:
+    return has_request_context() and bool(request.environ.get(READ_ONLY))
 
 
 def read_only(view):
@@ -20,6 +32,7 @@ def read_only(view):
         session = db.session()
         if not session.in_transaction() and db.engine.dialect.name == "postgresql":
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        request.environ[READ_ONLY] = True
         return view(*args, **kwargs)
 
     return wrapped

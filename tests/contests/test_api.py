@@ -184,3 +184,27 @@ def test_leaderboard_api_and_page_run_a_constant_number_of_statements(
     assert "我附近的名次" in small_body and "我附近的名次" in big_body
     assert "共14个参赛对象" in small_body and "共74个参赛对象" in big_body
     assert (big_api, big_page) == (small_api, small_page)
+
+
+def test_a_cached_leaderboard_is_one_statement_and_a_rollup_shows_at_once(
+        race, make_contest, api_as, make_user, add_points, count_statements):
+    """With the page in the shared cache, the token lookup reads the change marks too (one
+    statement in all); a rollup moves the marks, so the very next read shows the new standings."""
+    t = race.tree
+    from app.contests import services
+
+    c = make_contest(t.sec_c1, race.c1, "member", categories=["study", "service"])
+    api = api_as(t.m12)
+    url = f"/api/v1/contests/{c.id}/leaderboard"
+    first = api.get(url).get_json()
+    with count_statements() as log:
+        again = api.get(url)
+    assert again.status_code == 200 and again.get_json() == first
+    assert log.count == 1, log.statements
+
+    newcomer = make_user(race.b12, "member", "后来者")
+    add_points(500, "service", member=newcomer)
+    services.rollup_now(t.sec_c1, c.id)
+    after = api.get(url).get_json()
+    assert len(after["standings"]) == len(first["standings"]) + 1
+    assert after["standings"][0]["participant"]["name"] == "后来者"
