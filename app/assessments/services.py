@@ -38,6 +38,7 @@ from app.contests.models import Contest, ContestOutcome
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.orgs.models import Org, utcnow
+from app.orm import planned_for_parameters
 
 DEFAULT_DEPARTMENTS = ("纪委", "组织部", "宣传部", "统战部")
 DEFAULT_QUOTAS = {"A": "0.2", "B": "0.3"}
@@ -721,9 +722,10 @@ def unit_members(a: Assessment, result: UnitResult) -> tuple[list[MemberPerforma
                 for uid, name, org_name in users], False
     period_cls, member_scores, tenths = index
     scored = member_scores(period_cls("year", a.year), within=org)
-    rows = db.session.execute(
-        sa.select(scored.c.member_id, scored.c.name, scored.c.org_name, scored.c.index10)
-        .order_by(scored.c.index10.desc(), scored.c.name, scored.c.member_id)).all()
+    with planned_for_parameters():
+        rows = db.session.execute(
+            sa.select(scored.c.member_id, scored.c.name, scored.c.org_name, scored.c.index10)
+            .order_by(scored.c.index10.desc(), scored.c.name, scored.c.member_id)).all()
     out = []
     for member_id, name, org_name, index10 in rows:
         value = tenths(index10)

@@ -36,6 +36,7 @@ from app.auth.models import User
 from app.contests.models import Contest, ContestSnapshot, ContestStanding
 from app.extensions import db
 from app.orgs.models import Org
+from app.orm import planned_for_parameters
 from app.points.index import RANKED_ROLES, tenths_of
 from app.points.models import LedgerEntry
 from app.points.ranking import ranked_select
@@ -289,7 +290,8 @@ def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datet
         # costs more than it saves on these statements).
         db.session.execute(sa.text("SELECT set_config('work_mem', :mem, true), set_config('jit', 'off', true)"),
                            {"mem": f"{max(4, setting('CONTEST_ROLLUP_WORK_MEM_MB', 64))}MB"})
-    db.session.execute(standings_insert(contest, snapshot, through))
+    with planned_for_parameters():
+        db.session.execute(standings_insert(contest, snapshot, through))
     return snapshot, True
 
 

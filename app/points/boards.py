@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.marks import shared_cache
+from app.orm import planned_for_parameters
 from app.points.models import CATEGORIES
 
 FIELDS = ("ranked", "org_id", "community_id", *(f"{c}10" for c in CATEGORIES), "total10", "index10",
@@ -79,8 +80,9 @@ def community_board(period, community: OrgRef, cfg, marks: tuple) -> Board:
     def compute() -> Board:
         ranked = ranked_members(period, within=community, cfg=cfg)
         stmt = sa.select(ranked.c.member_id, *[ranked.c[f] for f in FIELDS])
-        return Board({r[0]: tuple(int(v) if v is not None else None for v in r[1:])
-                      for r in db.session.execute(stmt)})
+        with planned_for_parameters():
+            rows = db.session.execute(stmt).all()
+        return Board({r[0]: tuple(int(v) if v is not None else None for v in r[1:]) for r in rows})
 
     key = (community.id, community.path, period.key, _cfg_key(cfg))
     return shared_cache(BOARD_CACHE, 256).get(key, marks, compute)

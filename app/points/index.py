@@ -47,6 +47,7 @@ from app.auth.scope import require_act_on_member, require_manage_org
 from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.orgs.models import Org
+from app.orm import planned_for_parameters
 from app.points.models import CATEGORIES, CATEGORY_LABELS, SYSTEM_RULE_TITLES, LedgerEntry, Rule
 from app.ids import get_by_id
 from app.points.ranking import ranked_select
@@ -695,7 +696,8 @@ def member_points(actor, member_id: int, period: Period, *, explain: bool = Fals
     row = board.row(member.id)
     if row is None:
         ranked = ranked_members(period, within=community, member_id=member.id, cfg=cfg)
-        row = db.session.execute(sa.select(ranked).where(ranked.c.member_id == member.id)).mappings().one()
+        with planned_for_parameters():
+            row = db.session.execute(sa.select(ranked).where(ranked.c.member_id == member.id)).mappings().one()
     entries = member_entry_rows(member.id, period) if explain else None
     is_ranked = bool(row["ranked"])
     return MemberPoints(
@@ -762,11 +764,12 @@ def org_table(actor, org_id: int, period: Period, *, limit: int = 50, offset: in
         .order_by(ranked.c.rank, ranked.c.name, ranked.c.member_id)
         .limit(limit).offset(offset)
     )
-    rows = db.session.execute(stmt).mappings().all()
-    if rows:
-        total = int(rows[0]["n"])
-    else:
-        total = int(db.session.scalar(sa.select(sa.func.count()).select_from(ranked)) or 0)
+    with planned_for_parameters():
+        rows = db.session.execute(stmt).mappings().all()
+        if rows:
+            total = int(rows[0]["n"])
+        else:
+            total = int(db.session.scalar(sa.select(sa.func.count()).select_from(ranked)) or 0)
     return org, [_table_row(r) for r in rows], total
 
 
@@ -882,8 +885,9 @@ class OrgPoints:
 
 def org_scores(period: Period, orgs_where, *, within: Org | None = None) -> list[OrgScore]:
     """Scores of the orgs chosen by ``orgs_where(OrgAlias)`` (one statement)."""
-    return [_org_score(r) for r in db.session.execute(
-        org_scores_select(period, orgs_where, within=within)).mappings()]
+    with planned_for_parameters():
+        rows = db.session.execute(org_scores_select(period, orgs_where, within=within)).mappings().all()
+    return [_org_score(r) for r in rows]
 
 
 def org_points(actor, org_id: int, period: Period, *, limit: int = 50, offset: int = 0) -> OrgPoints:
