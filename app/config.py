@@ -23,6 +23,17 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def web_threads(database_url: str | None) -> int:
+    """Threads per gunicorn worker (``-k gthread``) for a database: 1 on SQLite, 2 on PostgreSQL.
+
+    A request here is mostly Python, which holds the GIL: a second thread in a worker only helps
+    while the first waits for the database server, and every further thread adds GIL hand-offs
+    that cost throughput and tail latency (measured in bench/RESULTS.md). SQLite runs in the
+    worker itself, so one thread per worker; add workers, not threads, to use more cores.
+    """
+    return 2 if normalize_database_url(database_url or "").startswith("postgresql") else 1
+
+
 class Config:
     """Settings from the environment, with an SQLite file under instance/ as fallback."""
 

@@ -6,8 +6,8 @@
 Setup (in this process, through the app's own services): bearer tokens for a sample of members
 and for an admin, a member contest over the whole tree (rolled up once when it is created and
 reused on later runs), QR codes for a sample of members with signed device cookies, and pending
-claims to approve. Then it starts gunicorn (``-w 2 -k gthread --threads 4`` by default), logs a
-sample of members in through the login form to get their session cookies, and drives each
+claims to approve. Then it starts gunicorn (``-w 2 -k gthread`` with the threads of
+gunicorn.conf.py by default: 1 on SQLite, 2 on PostgreSQL), logs a sample of members in through the login form to get their session cookies, and drives each
 endpoint with wrk (bench/wrk/replay.lua) for a warm-up and then a measured window:
 
     ping          GET  /api/v1/ping                       the ceiling: the same app, no database
@@ -582,7 +582,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     p.add_argument("--worker-class", default="gthread", choices=("sync", "gthread"))
-    p.add_argument("--worker-threads", type=int, default=4, help="threads per gthread worker")
+    p.add_argument("--worker-threads", type=int,
+                   help="threads per gthread worker (default: as gunicorn.conf.py, 1 on SQLite, 2 on PostgreSQL)")
     p.add_argument("--members", type=int, default=200, help="members with bearer tokens")
     p.add_argument("--sessions", type=int, default=100, help="members logged in for /index/me")
     p.add_argument("--targets", type=int, default=200, help="QR codes to rate")
@@ -597,6 +598,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not args.db:
         p.error("--db or DATABASE_URL is required")
+    if args.worker_threads is None:
+        from app.config import web_threads
+
+        args.worker_threads = web_threads(args.db)
     if shutil.which("wrk") is None:
         p.error("wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)")
     from app.config import normalize_database_url
