@@ -28,8 +28,9 @@ def web_threads(database_url: str | None) -> int:
 
     A request here is mostly Python, which holds the GIL: a second thread in a worker only helps
     while the first waits for the database server, and every further thread adds GIL hand-offs
-    that cost throughput and tail latency (measured in bench/RESULTS.md). SQLite runs in the
-    worker itself, so one thread per worker; add workers, not threads, to use more cores.
+    that raise the tail latency (with 4 threads the reads' p99 was up to twice as high, at about
+    the same requests a second; bench/RESULTS.md). SQLite runs in the worker itself, so one
+    thread per worker; add workers, not threads, to use more cores.
     """
     return 2 if normalize_database_url(database_url or "").startswith("postgresql") else 1
 

@@ -82,14 +82,13 @@ def read_marks(keys: Iterable[str]) -> dict[str, int]:
     """The current value of each key (0 for a key never set), in one query (none when the
     request has them already, see :func:`prefetch_marks`)."""
     keys = list(dict.fromkeys(keys))
-    known = request.environ.get(PREFETCHED) if has_request_context() else None
-    missing = [k for k in keys if k not in known] if known else keys
-    found: dict[str, int] = {}
+    found = dict(request.environ.get(PREFETCHED, {})) if has_request_context() else {}
+    missing = [k for k in keys if k not in found]
     if missing:
         connection = db.session.connection()
-        found = dict(connection.exec_driver_sql(_read_sql(len(missing), connection.dialect.paramstyle),
+        found.update(connection.exec_driver_sql(_read_sql(len(missing), connection.dialect.paramstyle),
                                                 tuple(missing)).all())
-    return {k: int(known[k] if known and k in known else found.get(k) or 0) for k in keys}
+    return {k: int(found.get(k) or 0) for k in keys}
 
 
 @functools.cache

@@ -30,7 +30,7 @@ def planned_for_parameters():
     PostgreSQL then switches a prepared statement to a generic plan, one made without looking at
     the parameters, when that plan looks no costlier than the ones made for them. For the
     ranking statements the guess is wrong: planned blind to the community's path, ranking one
-    community took 1.1 to 1.6 s instead of 40 to 90 ms (bench/RESULTS.md). The small statements
+    community took 1.1 to 1.6 s instead of 44 to 172 ms (bench/RESULTS.md). The small statements
     of every request stay prepared, which saves their planning. Nothing to do on SQLite.
     """
     raw = db.session.connection().connection.dbapi_connection

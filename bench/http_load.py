@@ -7,8 +7,9 @@ Setup (in this process, through the app's own services): bearer tokens for a sam
 and for an admin, a member contest over the whole tree (rolled up once when it is created and
 reused on later runs), QR codes for a sample of members with signed device cookies, and pending
 claims to approve. Then it starts gunicorn (``-w 2 -k gthread`` with the threads of
-gunicorn.conf.py by default: 1 on SQLite, 2 on PostgreSQL), logs a sample of members in through the login form to get their session cookies, and drives each
-endpoint with wrk (bench/wrk/replay.lua) for a warm-up and then a measured window:
+gunicorn.conf.py by default: 1 on SQLite, 2 on PostgreSQL), logs a sample of members in through
+the login form to get their session cookies, and drives each endpoint with wrk
+(bench/wrk/replay.lua) for a warm-up and then a measured window:
 
     ping          GET  /api/v1/ping                       the ceiling: the same app, no database
     me_points     GET  /api/v1/me/points                  bearer tokens of many members

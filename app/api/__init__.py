@@ -208,9 +208,16 @@ def token_required(*roles: str):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            from app.auth.services import user_for_token
+            from app.auth.services import user_and_marks_for_token, user_for_token
+            from app.marks import prefetch_marks
+            from app.readonly import is_read_only_request
 
-            user = user_for_token(bearer_token() or "")
+            if is_read_only_request():
+                # nothing in the request moves the marks: read them along with the token
+                user, marks = user_and_marks_for_token(bearer_token() or "")
+                prefetch_marks(marks)
+            else:
+                user = user_for_token(bearer_token() or "")
             if user is None:
                 raise Unauthorized("缺少或无效的访问令牌。", code="invalid_token")
             if roles and user.role not in roles:

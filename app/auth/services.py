@@ -10,7 +10,6 @@ from app.auth.models import ApiToken, User, hash_token
 from app.errors import NotFound, Unauthorized
 from app.extensions import db
 from app.orgs.models import utcnow
-from app.readonly import is_read_only_request
 
 
 def authenticate(phone: str, password: str) -> User:
@@ -36,11 +35,9 @@ _USER_FOR_TOKEN = (
 )
 
 
-
 @functools.cache
 def _user_and_marks_for_token() -> sa.Select:
-    """:data:`_USER_FOR_TOKEN` with the global change marks: a read-only request (the
-    leaderboard) then needs no statement of its own for them."""
+    """:data:`_USER_FOR_TOKEN` with the global change marks, in one statement."""
     from app.marks import global_mark_columns
 
     return _USER_FOR_TOKEN.add_columns(*global_mark_columns())
@@ -50,16 +47,20 @@ def user_for_token(raw: str) -> User | None:
     """The active user a bearer token belongs to, if the token is live."""
     if not raw or len(raw) > 200:
         return None
-    params = {"token_hash": hash_token(raw)}
-    if not is_read_only_request():
-        return db.session.scalar(_USER_FOR_TOKEN, params)
-    row = db.session.execute(_user_and_marks_for_token(), params).first()
-    if row is None:
-        return None
-    from app.marks import GLOBAL_MARKS, prefetch_marks
+    return db.session.scalar(_USER_FOR_TOKEN, {"token_hash": hash_token(raw)})
 
-    prefetch_marks(dict(zip(GLOBAL_MARKS, row[1:])))
-    return row[0]
+
+def user_and_marks_for_token(raw: str) -> tuple[User | None, dict[str, int | None]]:
+    """:func:`user_for_token` and the global change marks (``app.marks.GLOBAL_MARKS``) read by
+    the same statement; no marks when the token is not live."""
+    if not raw or len(raw) > 200:
+        return None, {}
+    row = db.session.execute(_user_and_marks_for_token(), {"token_hash": hash_token(raw)}).first()
+    if row is None:
+        return None, {}
+    from app.marks import GLOBAL_MARKS
+
+    return row[0], dict(zip(GLOBAL_MARKS, row[1:]))
 
 
 def list_tokens(user: User) -> list[ApiToken]:

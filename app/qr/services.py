@@ -409,10 +409,8 @@ def _insert_rating(**values) -> Rating:
     unique key on the slot decides, and a lost race counts again)."""
     per_day = max(0, int(cfg("QR_COUNTED_PER_DAY")))
     stmt = _insert_rating_stmt()
-    row = None
-    for attempt in range(per_day + 4):
-        # the last attempt asks for no slot at all, which no other request can take first
-        limit = per_day if attempt < per_day + 3 else 0
+    # per_day + 3 tries for a slot, then one asking for none, which no other request can take first
+    for limit in [per_day] * (per_day + 3) + [0]:
         row = db.session.execute(stmt, {**values, "per_day": limit}).one_or_none()
         if row is not None:
             break
