@@ -99,4 +99,14 @@ def nav_items() -> list[dict]:
         links = [(str(label), url_for(endpoint)) for _order, label, endpoint, roles in NAV_ITEMS
                  if user.role in roles]
         current_app.extensions["nav_links"][key] = links
-    return [{"label": label, "url": url, "active": request.path == url} for label, url in links]
+    here = request.script_root + request.path
+    return [{"label": label, "url": url, "current": current} for (label, url), current in zip(links, nav_current(here, links))]
+
+
+def nav_current(here: str, links: list[tuple[str, str]]) -> list[str | None]:
+    """Each link's aria-current: "page" for the page itself, "true" for the section a deeper page lies
+    in (the link with the longest path above it: /contests/3 is in 竞位赛), else None."""
+    section = max((url for _label, url in links if here.startswith(url.rstrip("/") + "/") and url.strip("/")),
+                  key=len, default=None)
+    exact = any(url == here for _label, url in links)
+    return ["page" if url == here else "true" if not exact and url == section else None for _label, url in links]
