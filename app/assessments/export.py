@@ -123,7 +123,7 @@ def results_workbook(actor, assessment_id: int) -> tuple[str, bytes]:
 
     out = io.BytesIO()
     wb.save(out)
-    return f"{a.year}年{a.title}-考核结果.xlsx", out.getvalue()
+    return f"{a.full_title}-考核结果.xlsx", out.getvalue()
 
 
 def _plain(value: Decimal) -> str:

@@ -276,7 +276,7 @@ def template_workbook(actor, assessment_id: int) -> bytes:
 
     notes = wb.create_sheet("填写说明")
     for line in (
-        f"《{assessment.title}》（{assessment.year}年度）单位得分导入表。每行一个单位，第一行表头不要修改。",
+        f"《{assessment.full_title}》单位得分导入表。每行一个单位，第一行表头不要修改。",
         "单位：组织名称；如有重名，填写完整路径，如“东湖街道/桂花社区”。",
         "类别：同一类别的单位之间比较名次、合格线和等次名额"
         + ("；可填：" + "、".join(assessment.class_names) if assessment.class_names else "") + "。",

@@ -50,6 +50,20 @@ class Assessment(db.Model):
     )
 
     @property
+    def names_year(self) -> bool:
+        return str(self.year) in self.title
+
+    @property
+    def display_title(self) -> str:
+        """The pages' heading: "2026 社区考核", or the title alone when it names the year already."""
+        return self.title if self.names_year else f"{self.year} {self.title}"
+
+    @property
+    def full_title(self) -> str:
+        """The documents' title (notice, file names): "2026年度社区考核", the year said once."""
+        return self.title if self.names_year else f"{self.year}年度{self.title}"
+
+    @property
     def status_label(self) -> str:
         return STATUS_LABELS.get(self.status, self.status)
 

@@ -57,9 +57,9 @@ def build_notice(actor, assessment_id: int) -> tuple[object, Notice]:
             not_eligible.append((r, "；".join(why)))
     depts = "、".join(a.departments or [])
     notice = Notice(
-        title=f"关于{a.year}年度{a.title}结果的通报",
+        title=f"关于{a.full_title}结果的通报",
         intro=(f"按照党建系数法考核办法，经{depts}等部门评价党建工作、综合基础分与加减分，"
-               f"各单位在本类别内比较排名，现将{a.year}年度{a.title}结果通报如下。"),
+               f"各单位在本类别内比较排名，现将{a.full_title}结果通报如下。"),
         sections=list(sections.values()),
         unqualified=unqualified,
         not_eligible=not_eligible,
@@ -125,4 +125,4 @@ def notice_pdf(actor, assessment_id: int) -> tuple[str, bytes]:
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=20 * mm,
                             bottomMargin=18 * mm, title=n.title)
     doc.build(story)
-    return f"{a.year}年{a.title}-通报.pdf", out.getvalue()
+    return f"{a.full_title}-通报.pdf", out.getvalue()

@@ -229,7 +229,7 @@ def import_template(assessment_id: int):
     a = services.get_assessment(current_user, assessment_id)
     data = importer.template_workbook(current_user, a.id)
     return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True,
-                     download_name=f"{a.year}年{a.title}-得分导入表.xlsx", max_age=0)
+                     download_name=f"{a.full_title}-得分导入表.xlsx", max_age=0)
 
 
 @bp.route("/<int:assessment_id>/results")

@@ -165,3 +165,22 @@ def test_every_post_form_carries_csrf():
     for template in (Path(app.__file__).parent / "templates" / "assessments").glob("*.html"):
         for form in re.findall(r"<form[^>]*method=\"post\".*?</form>", template.read_text(), re.S):
             assert "csrf_token" in form, template.name
+
+
+def test_a_title_that_names_its_year_says_it_once(tree, login_as, db):
+    from urllib.parse import unquote
+
+    from app.assessments import services
+
+    named = services.create_assessment(tree.admin, year=2026, title="2026年度社区党建考核", coefficient_step=0.005)
+    plain = services.create_assessment(tree.admin, year=2026, title="社区党建考核", coefficient_step=0.005)
+    assert (named.display_title, named.full_title) == ("2026年度社区党建考核", "2026年度社区党建考核")
+    assert (plain.display_title, plain.full_title) == ("2026 社区党建考核", "2026年度社区党建考核")
+    c = login_as(tree.admin)
+    for path in (f"/assessments/{named.id}", f"/assessments/{named.id}/results", "/assessments/"):
+        assert "2026 2026" not in page(c.get(path)), path
+    notice = page(c.get(f"/assessments/{named.id}/notice"))
+    assert "关于2026年度社区党建考核结果的通报" in notice and "2026年度2026" not in notice
+    assert "关于2026年度社区党建考核结果的通报" in page(c.get(f"/assessments/{plain.id}/notice"))
+    pdf = c.get(f"/assessments/{named.id}/notice.pdf")
+    assert "2026年度社区党建考核-通报.pdf" in unquote(pdf.headers["Content-Disposition"])
