@@ -46,7 +46,7 @@ def test_arrows_show_movement_since_the_last_rollup(big_race, login_as, add_poin
     add_points(30, "study", member=r.m14)  # from last to first
     services.rollup_now(r.tree.sec_c1, r.contest.id)
     html = login_as(r.m14).get(f"/contests/{r.contest.id}").get_data(as_text=True)
-    mine = html.split('aria-current="true"', 1)[1].split("</tr>", 1)[0]
+    mine = html.split("</nav>", 1)[1].split('aria-current="true"', 1)[1].split("</tr>", 1)[0]
     assert "吴九" in mine and "move up" in mine and "↑12" in mine  # 13th -> 1st
     assert "move down" in html and "我附近的名次" not in html
 
@@ -54,7 +54,7 @@ def test_arrows_show_movement_since_the_last_rollup(big_race, login_as, add_poin
 def test_branch_board_marks_my_branch(race, make_contest, login_as):
     c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
     html = login_as(race.tree.m11).get(f"/contests/{c.id}").get_data(as_text=True)
-    mine = html.split('aria-current="true"', 1)[1].split("</tr>", 1)[0]
+    mine = html.split("</nav>", 1)[1].split('aria-current="true"', 1)[1].split("</tr>", 1)[0]
     assert "桂花第一支部" in mine and "本单位" in mine
     assert "桂花第一支部的名次" in html
 
@@ -86,7 +86,7 @@ def test_full_standings_list_everyone_with_me_marked(big_race, login_as):
     r = big_race
     html = login_as(r.m14).get(f"/contests/{r.contest.id}/standings").get_data(as_text=True)
     assert html.count('<td class="num rank">') == 16 and "共16个参赛对象" in html
-    mine = html.split('aria-current="true"', 1)[1].split("</tr>", 1)[0]
+    mine = html.split("</nav>", 1)[1].split('aria-current="true"', 1)[1].split("</tr>", 1)[0]
     # twelve members have counted points; 吴九 and the three others without share 13th place
     assert "吴九" in mine and '<td class="num rank">13</td>' in mine
     assert html.count('<td class="num rank">13</td>') == 4
