@@ -11,6 +11,9 @@ Marks live in ``change_marks`` (key -> integer) and move in the same transaction
 ``ledger:<org id>``
     the id of the last ledger entry appended for a member of that org's subtree (set for every
     org on the member's path, by a mapper event on every insert of a ``LedgerEntry``);
+``orgledger:<org id>``
+    the same for entries made to an org itself (a branch's activity, a commendation), for every
+    org on that org's path (kept apart so that members' rank boards do not move with them);
 ``roster``
     a counter bumped by every change to a user or an org (roles, activity, moves, names, the tree);
 ``contests``
@@ -50,6 +53,10 @@ class ChangeMark(db.Model):
 
 def ledger_key(org_id: int) -> str:
     return f"ledger:{org_id}"
+
+
+def org_ledger_key(org_id: int) -> str:
+    return f"orgledger:{org_id}"
 
 
 @functools.cache
@@ -125,14 +132,26 @@ def _member_path(session: Session, connection, member_id: int) -> str | None:
         sa.select(Org.path).join(User, User.org_id == Org.id).where(User.id == member_id)).scalar()
 
 
+def _org_path(session: Session, connection, org_id: int) -> str | None:
+    from app.orgs.models import Org
+
+    org = session.identity_map.get(session.identity_key(Org, org_id)) if session is not None else None
+    if org is not None and org.path:
+        return org.path
+    return connection.execute(sa.select(Org.path).where(Org.id == org_id)).scalar()
+
+
 def _after_ledger_insert(_mapper, connection, entry) -> None:
-    """A new member entry moves the ledger mark of every org on the member's path."""
-    if entry.member_id is None:
-        return
-    path = _member_path(object_session(entry), connection, entry.member_id)
+    """A new entry moves the ledger mark of every org on its subject's path: ``ledger:`` for a
+    member's entry, ``orgledger:`` for an org's own."""
+    session = object_session(entry)
+    if entry.member_id is not None:
+        path, key = _member_path(session, connection, entry.member_id), ledger_key
+    else:
+        path, key = _org_path(session, connection, entry.org_id), org_ledger_key
     ids = [int(p) for p in (path or "").strip("/").split("/") if p]
     if ids:
-        _upsert(connection, {ledger_key(i): int(entry.id) for i in ids})
+        _upsert(connection, {key(i): int(entry.id) for i in ids})
 
 
 @functools.cache

@@ -71,6 +71,9 @@ class ContestSnapshot(db.Model):
     # monthly publication), final (frozen by finalize)
     kind: Mapped[str] = mapped_column(sa.String(10), default="tick", server_default="tick")
     published: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # the change marks the standings were computed at (app.contests.rollup.source_marks): a
+    # tick or manual rollup that finds them unmoved writes nothing new
+    source_marks: Mapped[str | None] = mapped_column(sa.String(120))
 
     __table_args__ = (
         sa.UniqueConstraint("contest_id", "period_key", name="uq_contest_snapshots_period"),

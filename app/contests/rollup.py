@@ -265,9 +265,37 @@ def find_snapshot(contest_id: int, period_key: str) -> ContestSnapshot | None:
     )
 
 
+# Rollups of "now" (the frequent tick, 立即刷新): when nothing they count has changed since the
+# latest such snapshot, they write no new one.
+REFRESHES = ("tick", "manual")
+
+
+def source_marks(contest: Contest) -> str:
+    """The change marks (:mod:`app.marks`) that move whenever the contest's standings can: the
+    ledger of the scope's members, the entries of the scope's orgs, and the roster."""
+    from app.marks import ROSTER, ledger_key, org_ledger_key, read_marks
+
+    keys = [ledger_key(contest.scope_org_id), org_ledger_key(contest.scope_org_id), ROSTER]
+    values = read_marks(keys)
+    return ";".join(f"{k}={values[k]}" for k in keys)
+
+
+def latest_snapshot(contest_id: int) -> ContestSnapshot | None:
+    return db.session.scalar(
+        sa.select(ContestSnapshot).where(ContestSnapshot.contest_id == contest_id)
+        .order_by(ContestSnapshot.as_of.desc(), ContestSnapshot.id.desc()).limit(1))
+
+
 def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datetime | None = None,
                    through: date | None = None, published: bool = False) -> tuple[ContestSnapshot, bool]:
     """Write the snapshot ``period_key`` of ``contest`` unless it exists; (snapshot, created).
+
+    A refresh (``tick``, ``manual``) that finds the latest snapshot a refresh computed at the
+    same :func:`source_marks` writes nothing: the standings would be the same, and a copy would
+    make every movement (against the previous snapshot) zero. The latest snapshot's ``as_of``
+    moves to now instead (its standings are those of now), and it is returned with False.
+    The marks are read before the standings, so a change that lands in between is counted
+    again by the next rollup rather than missed.
 
     Flushes, never commits: the caller commits (and, on an IntegrityError from a concurrent
     writer of the same period, rolls back and reads the winner's snapshot).
@@ -279,8 +307,19 @@ def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datet
     as_of = to_utc(as_of or now)
     if through is not None:
         as_of = min(as_of, end_of_day(min(through, contest.ends_on)))
+    if kind in REFRESHES:
+        # one refresh of a contest at a time (the tick and a secretary's click)
+        db.session.execute(sa.select(Contest.id).where(Contest.id == contest.id).with_for_update())
+    marks = source_marks(contest)
+    if kind in REFRESHES:
+        latest = latest_snapshot(contest.id)
+        if latest is not None and latest.kind in REFRESHES and latest.source_marks == marks:
+            if to_utc(latest.as_of) < as_of:
+                latest.as_of = as_of
+                db.session.flush()
+            return latest, False
     snapshot = ContestSnapshot(
-        contest_id=contest.id, period_key=period_key, as_of=as_of, kind=kind,
+        contest_id=contest.id, period_key=period_key, as_of=as_of, kind=kind, source_marks=marks,
         is_final=kind == "final", published=published or kind == "final", created_at=now,
     )
     db.session.add(snapshot)

@@ -150,7 +150,7 @@ def rollup(contest_id: int):
             raise
         flash(exc.message, "error")
     else:
-        flash(_("榜单已刷新。") if created else _("榜单刚刚刷新过。"), "success")
+        flash(_("榜单已刷新。") if created else _("榜单已是最新：上次刷新以来积分和人员都没有变化。"), "success")
     return redirect(url_for("contests.show", contest_id=contest_id))
 
 

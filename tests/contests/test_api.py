@@ -1,6 +1,7 @@
 """The contests API: create, 422 with fields, scope (403), leaderboard shape and paging, rollup."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app.contests.models import Contest
@@ -115,6 +116,41 @@ def test_rollup_now_moves_the_board(race, make_contest, api_as, add_points):
     top = api_as(race.tree.sec_c1).get(f"/api/v1/contests/{c.id}/leaderboard?limit=1").get_json()["standings"][0]
     assert top == {"rank": 1, "participant": {"id": race.b14.id, "name": "桂花第四支部"}, "score": 39.0,
                    "previous_rank": 4}
+
+
+def test_rolling_up_again_with_nothing_new_keeps_the_movement(race, make_contest, api_as, add_points):
+    """A second 立即刷新 with no change writes no copy of the standings: the arrows, which compare
+    with the previous snapshot, stay; the board says it is current (as_of moves on)."""
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    api = api_as(race.tree.sec_c1)
+    add_points(30, "study", member=race.m14)
+    first = api.post(f"/api/v1/contests/{c.id}/rollup").get_json()
+    assert first["created"] is True
+    again = api.post(f"/api/v1/contests/{c.id}/rollup").get_json()
+    assert again["created"] is False and again["snapshot"]["id"] == first["snapshot"]["id"]
+    assert again["snapshot"]["as_of"] >= first["snapshot"]["as_of"]
+    board = api.get(f"/api/v1/contests/{c.id}/leaderboard").get_json()
+    assert board["standings"][0]["participant"]["id"] == race.b14.id
+    assert board["standings"][0]["previous_rank"] == 4  # still ↑3, not reset by the second click
+    assert board["as_of"] == again["snapshot"]["as_of"]
+
+
+@pytest.mark.parametrize("change", ["member entry", "org entry", "roster"])
+def test_any_change_the_standings_count_makes_a_new_snapshot(race, make_contest, api_as, add_points, change):
+    from app.extensions import db
+
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    api = api_as(race.tree.sec_c1)
+    assert api.post(f"/api/v1/contests/{c.id}/rollup").get_json()["created"] is False  # as at creation
+    if change == "member entry":
+        add_points(1, "study", member=race.m13)
+    elif change == "org entry":
+        add_points(1, "study", org=race.b13)  # an org's own entry counts for a branch contest
+    else:
+        race.m14.active = False  # leaves the per-capita divisor
+        db.session.commit()
+    r = api.post(f"/api/v1/contests/{c.id}/rollup").get_json()
+    assert r["created"] is True, change
 
 
 def test_finalize_then_409(race, make_contest, api_as):

@@ -57,10 +57,12 @@ def test_scheduler_jobs_coalesce_one_instance_and_misfire_grace(app):
     assert "*/10" in str(jobs["rollup"].trigger)
 
 
-def test_run_once_is_keyed_on_the_ten_minute_bucket(race, make_contest, runner):
+def test_run_once_is_keyed_on_the_ten_minute_bucket(race, make_contest, runner, add_points):
     c = make_contest(race.tree.sec_c1, race.c1)
     at = datetime.now(TZ).replace(minute=3, second=0, microsecond=0) - timedelta(hours=2)
+    add_points(1, "study", member=race.m13)  # each bucket has a change to count
     first = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", at.isoformat()])
+    add_points(1, "study", member=race.m13)
     later_same_bucket = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", (at + timedelta(minutes=6)).isoformat()])
     next_bucket = runner.invoke(args=["scheduler", "run-once", "rollup", "--at", (at + timedelta(minutes=8)).isoformat()])
     assert "done" in first.output and "skipped" in later_same_bucket.output and "done" in next_bucket.output
@@ -153,8 +155,9 @@ def test_an_expired_lock_row_is_taken_over(app):
         assert got
 
 
-def test_two_threads_with_their_own_sessions_write_one_snapshot(race, make_contest, app):
+def test_two_threads_with_their_own_sessions_write_one_snapshot(race, make_contest, app, add_points):
     c = make_contest(race.tree.sec_c1, race.c1, "member")
+    add_points(1, "study", member=race.m13)  # a change since the contest's first rollup
     now = datetime.now(timezone.utc) + timedelta(hours=2)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -179,9 +182,10 @@ def test_two_threads_with_their_own_sessions_write_one_snapshot(race, make_conte
 
 
 def test_two_scheduler_processes_started_together_write_one_snapshot_per_period(
-        race, make_contest, database_url, app):
+        race, make_contest, database_url, app, add_points):
     branch = make_contest(race.tree.sec_c1, race.c1, "branch")
     members = make_contest(race.tree.sec_c1, race.c1, "member")
+    add_points(1, "study", member=race.m13)  # a change since the contests' first rollups
     at = (datetime.now(TZ) - timedelta(hours=3)).replace(second=0, microsecond=0)
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONWARNINGS": "ignore"}
     env.pop("FLASK_APP", None)

@@ -147,11 +147,12 @@ def test_secretary_runs_a_branch_points_race_on_a_phone(live_server, page, conso
     page.screenshot(path=str(tmp_path / "04-hall.png"), full_page=True)
     assert not has_horizontal_scroll(page), "the hall screen scrolls sideways at 360 px"
 
-    # -- the secretary may also refresh by hand: same standings, nothing counted twice ------------
+    # -- the secretary may also refresh by hand: nothing new since the last rollup, so the board
+    #    says it is up to date, with the same standings and nothing counted twice ---------------
     page.goto(contest_url)
     with page.expect_navigation():
         page.tap("button:has-text('立即刷新榜单')")
-    assert "榜单已刷新。" in page.inner_text(".flash-success")
+    assert "榜单已是最新" in page.inner_text(".flash-success")
     assert {(r["name"], r["rank"], r["score"]) for r in _board(page)} == {
         (n, expected_ranks[n], s) for n, s in expected_scores.items()}
 
