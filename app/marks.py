@@ -14,6 +14,9 @@ Marks live in ``change_marks`` (key -> integer) and move in the same transaction
 ``orgledger:<org id>``
     the same for entries made to an org itself (a branch's activity, a commendation), for every
     org on that org's path (kept apart so that members' rank boards do not move with them);
+``ledger:head``
+    the id of the last ledger entry of all (``ledger verify`` tells by it when the newest
+    entries were deleted, or rows were added behind the app's back);
 ``roster``
     a counter bumped by every change to a user or an org (roles, activity, moves, names, the tree);
 ``contests``
@@ -39,6 +42,7 @@ from app.extensions import db
 
 ROSTER = "roster"
 CONTESTS = "contests"
+LEDGER_HEAD = "ledger:head"
 T = TypeVar("T")
 
 
@@ -109,6 +113,11 @@ def _upsert_stmt(n: int, increment: bool) -> sa.TextClause:
                    f'ON CONFLICT ("key") DO UPDATE SET value = {new_value}')
 
 
+def set_marks(connection, values: dict[str, int]) -> None:
+    """Set marks to the given values (for writers that bypass the ORM events, such as bulk loaders)."""
+    _upsert(connection, values)
+
+
 def _upsert(connection, values: dict[str, int], *, increment: bool = False) -> None:
     """Set (or add to) the marks in ``values`` on ``connection``."""
     params = {}
@@ -142,16 +151,15 @@ def _org_path(session: Session, connection, org_id: int) -> str | None:
 
 
 def _after_ledger_insert(_mapper, connection, entry) -> None:
-    """A new entry moves the ledger mark of every org on its subject's path: ``ledger:`` for a
-    member's entry, ``orgledger:`` for an org's own."""
+    """A new entry moves the ledger head and the ledger mark of every org on its subject's path:
+    ``ledger:`` for a member's entry, ``orgledger:`` for an org's own (one statement)."""
     session = object_session(entry)
     if entry.member_id is not None:
         path, key = _member_path(session, connection, entry.member_id), ledger_key
     else:
         path, key = _org_path(session, connection, entry.org_id), org_ledger_key
     ids = [int(p) for p in (path or "").strip("/").split("/") if p]
-    if ids:
-        _upsert(connection, {key(i): int(entry.id) for i in ids})
+    _upsert(connection, {LEDGER_HEAD: int(entry.id), **{key(i): int(entry.id) for i in ids}})
 
 
 @functools.cache

@@ -157,29 +157,54 @@ class VerifyResult:
     checked: int
     broken_id: int | None = None
     reason: str = ""
+    head_id: int | None = None  # the last entry walked, and its hash (worth recording elsewhere)
+    head_hash: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.broken_id is None
 
 
-def verify_chain(batch: int = 5000) -> VerifyResult:
-    """Walk the ledger in id order; report the first entry whose link or content does not match."""
+def verify_chain(batch: int = 5000, *, expect_head: tuple[int, str] | None = None) -> VerifyResult:
+    """Walk the ledger in id order; report the first entry whose link or content does not match.
+
+    Then compare the end of the chain with the ledger head mark (``app.marks.LEDGER_HEAD``, moved
+    by every append): a chain that ends before it lost its newest entries, one that runs past it
+    has rows the app did not write. ``expect_head`` (an entry id and hash recorded earlier, e.g.
+    from a past run's output) must still be on the chain with that hash.
+    """
+    from app.marks import LEDGER_HEAD, read_marks
+
     prev = GENESIS
     checked = 0
     last_id = 0
+    seen_expected = expect_head is None
     while True:
         rows = db.session.scalars(
             sa.select(LedgerEntry).where(LedgerEntry.id > last_id).order_by(LedgerEntry.id).limit(batch)
         ).all()
         if not rows:
-            return VerifyResult(checked)
+            break
         for e in rows:
             if e.prev_hash != prev:
                 return VerifyResult(checked, e.id, "prev_hash does not match the previous entry's hash")
             if entry_digest(prev, e) != e.hash:
                 return VerifyResult(checked, e.id, "content does not match its hash")
+            if expect_head is not None and e.id == expect_head[0]:
+                if e.hash != expect_head[1]:
+                    return VerifyResult(checked, e.id, "hash differs from the recorded head")
+                seen_expected = True
             prev = e.hash
             checked += 1
             last_id = e.id
         db.session.expunge_all()
+    head = read_marks([LEDGER_HEAD])[LEDGER_HEAD]
+    done = dict(head_id=last_id or None, head_hash=prev if last_id else None)
+    if head > last_id:
+        return VerifyResult(checked, head, f"the chain ends at entry {last_id} but entries up to {head} were "
+                                           "appended: the newest entries were deleted", **done)
+    if head < last_id:
+        return VerifyResult(checked, last_id, f"entries after {head} were not written by the app", **done)
+    if not seen_expected:
+        return VerifyResult(checked, expect_head[0], "the recorded head is no longer on the chain", **done)
+    return VerifyResult(checked, **done)

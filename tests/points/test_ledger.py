@@ -70,8 +70,9 @@ def test_verify_passes_on_an_empty_ledger(app, runner):
     assert result.exit_code == 0 and "checked 0 entries: OK" in result.output
 
 
-def _tamper(db, sql: str, params: dict) -> None:
-    """Change a row behind the app's back: lift the append-only trigger, change, put it back."""
+def _tamper(db, sql: str, params: dict, *, action: str = "update") -> None:
+    """Change (or delete) rows behind the app's back: lift the append-only trigger, change, put
+    it back. PostgreSQL has one trigger for both; SQLite one per ``action``."""
     dialect = db.engine.dialect.name
     with db.engine.begin() as conn:
         if dialect == "postgresql":
@@ -79,10 +80,10 @@ def _tamper(db, sql: str, params: dict) -> None:
             conn.execute(sa.text(sql), params)
             conn.exec_driver_sql("ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_no_update")
         else:
-            conn.exec_driver_sql("DROP TRIGGER ledger_entries_no_update")
+            conn.exec_driver_sql(f"DROP TRIGGER ledger_entries_no_{action}")
             conn.execute(sa.text(sql), params)
             conn.exec_driver_sql(
-                "CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries "
+                f"CREATE TRIGGER ledger_entries_no_{action} BEFORE {action.upper()} ON ledger_entries "
                 "BEGIN SELECT RAISE(ABORT, 'ledger_entries is append-only'); END")
 
 
@@ -101,3 +102,41 @@ def test_verify_catches_a_broken_link(entries, db, runner):
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 1
     assert f"entry {entries[2]}" in result.output and "prev_hash" in result.output
+
+
+def test_verify_catches_the_newest_entry_deleted(entries, db, runner):
+    # what is left is a valid chain: only the head mark, moved by every append, tells
+    _tamper(db, "DELETE FROM ledger_entries WHERE id = :id", {"id": entries[2]}, action="delete")
+    db.session.expire_all()
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1, result.output
+    assert f"BROKEN at entry {entries[2]}" in result.output and "newest entries were deleted" in result.output
+
+
+def test_verify_catches_an_entry_added_behind_the_apps_back(entries, db, runner):
+    from app.points.ledger import entry_digest
+
+    last = db.session.get(LedgerEntry, entries[2])
+    forged = {c.name: getattr(last, c.key) for c in LedgerEntry.__table__.columns}
+    forged.update(id=last.id + 1, source_key="forged:1", points=50, reverses_id=None, prev_hash=last.hash)
+    forged["hash"] = entry_digest(last.hash, type("E", (), forged)())  # a well-formed link
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(LedgerEntry.__table__), forged)
+    db.session.expire_all()
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1, result.output
+    assert f"BROKEN at entry {last.id + 1}" in result.output and "not written by the app" in result.output
+
+
+def test_verify_prints_the_head_and_checks_a_recorded_one(entries, db, runner):
+    first = runner.invoke(args=["ledger", "verify"])
+    head = first.output.split("head: ", 1)[1].strip()
+    assert head.startswith(f"{entries[2]}:") and len(head.split(":")[1]) == 64
+    again = runner.invoke(args=["ledger", "verify", "--head", head])
+    assert again.exit_code == 0 and "OK" in again.output, again.output
+    wrong = runner.invoke(args=["ledger", "verify", "--head", f"{entries[2]}:{'0' * 64}"])
+    assert wrong.exit_code == 1 and "recorded head" in wrong.output
+    gone = runner.invoke(args=["ledger", "verify", "--head", f"{entries[2] + 10}:{'0' * 64}"])
+    assert gone.exit_code == 1 and "no longer on the chain" in gone.output
+    bad = runner.invoke(args=["ledger", "verify", "--head", "latest"])
+    assert bad.exit_code == 2 and "ENTRY_ID:HASH" in bad.output
