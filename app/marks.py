@@ -36,7 +36,7 @@ from typing import Callable, Hashable, Iterable, TypeVar
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from sqlalchemy import event
-from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, object_session
 
 from app.extensions import db
 
@@ -80,6 +80,42 @@ def global_mark_columns() -> list[sa.ScalarSelect]:
     statement (the bearer-token lookup) and hand to :func:`prefetch_marks`."""
     return [sa.select(ChangeMark.value).where(ChangeMark.key == key).scalar_subquery().label(key)
             for key in GLOBAL_MARKS]
+
+
+PATH_LEVELS = 4  # orgs on a user's path read with the user: district, street, community, branch (deeper ones are read when asked for)
+
+
+def path_mark_joins(stmt: sa.Select, org_id_column) -> sa.Select:
+    """``stmt`` with, for the org in ``org_id_column`` and up to ``PATH_LEVELS - 1`` of its
+    ancestors (primary-key joins up the parent chain), the org's id and its ``ledger:`` mark.
+    :func:`read_mark_columns` turns the columns into marks."""
+    from app.orgs.models import Org
+
+    parent = org_id_column
+    prefix = sa.literal_column("'ledger:'", sa.String)
+    for level in range(PATH_LEVELS):
+        org = aliased(Org, name=f"path{level}")
+        mark = aliased(ChangeMark, name=f"path{level}_mark")
+        stmt = (stmt.outerjoin(org, org.id == parent)
+                .outerjoin(mark, mark.key == prefix + sa.cast(org.id, sa.String))
+                .add_columns(org.id.label(f"path{level}_id"), mark.value.label(f"path{level}_mark")))
+        parent = org.parent_id
+    return stmt
+
+
+def read_mark_columns(values, own_path: bool) -> dict[str, int | None]:
+    """The marks in the columns of :func:`global_mark_columns` (then, with ``own_path``, of
+    :func:`path_mark_joins`): the global ones by key, and ``ledger:<id>`` for each org on the
+    path (0 for one never set). A path deeper than the joins leaves out the orgs above them,
+    which :func:`read_marks` then asks for."""
+    values = list(values)
+    marks = dict(zip(GLOBAL_MARKS, values[:len(GLOBAL_MARKS)]))
+    if own_path:
+        pairs = values[len(GLOBAL_MARKS):]
+        for org_id, value in zip(pairs[0::2], pairs[1::2]):
+            if org_id is not None:
+                marks[ledger_key(org_id)] = value or 0
+    return marks
 
 
 def prefetch_marks(values: dict[str, int | None]) -> None:

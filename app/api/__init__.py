@@ -210,11 +210,11 @@ def token_required(*roles: str):
         def wrapped(*args, **kwargs):
             from app.auth.services import user_and_marks_for_token, user_for_token
             from app.marks import prefetch_marks
-            from app.readonly import is_read_only_request
+            from app.readonly import is_read_only_request, wants_own_path_marks
 
             if is_read_only_request():
                 # nothing in the request moves the marks: read them along with the token
-                user, marks = user_and_marks_for_token(bearer_token() or "")
+                user, marks = user_and_marks_for_token(bearer_token() or "", own_path=wants_own_path_marks())
                 prefetch_marks(marks)
             else:
                 user = user_for_token(bearer_token() or "")

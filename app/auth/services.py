@@ -35,12 +35,26 @@ _USER_FOR_TOKEN = (
 )
 
 
-@functools.cache
-def _user_and_marks_for_token() -> sa.Select:
-    """:data:`_USER_FOR_TOKEN` with the global change marks, in one statement."""
-    from app.marks import global_mark_columns
+_USER_BY_ID = sa.select(User).where(User.id == sa.bindparam("user_id"), User.active.is_(True))
 
-    return _USER_FOR_TOKEN.add_columns(*global_mark_columns())
+
+@functools.cache
+def _with_marks(base: str, own_path: bool) -> sa.Select:
+    """The user statement ``base`` with the global change marks, and with ``own_path`` the
+    ledger marks of the orgs on the user's own path too, in one statement."""
+    from app.marks import global_mark_columns, path_mark_joins
+
+    stmt = {"token": _USER_FOR_TOKEN, "id": _USER_BY_ID}[base].add_columns(*global_mark_columns())
+    return path_mark_joins(stmt, User.org_id) if own_path else stmt
+
+
+def _user_and_marks(base: str, params: dict, own_path: bool) -> tuple[User | None, dict[str, int | None]]:
+    row = db.session.execute(_with_marks(base, own_path), params).first()
+    if row is None:
+        return None, {}
+    from app.marks import read_mark_columns
+
+    return row[0], read_mark_columns(row[1:], own_path)
 
 
 def user_for_token(raw: str) -> User | None:
@@ -50,17 +64,18 @@ def user_for_token(raw: str) -> User | None:
     return db.session.scalar(_USER_FOR_TOKEN, {"token_hash": hash_token(raw)})
 
 
-def user_and_marks_for_token(raw: str) -> tuple[User | None, dict[str, int | None]]:
-    """:func:`user_for_token` and the global change marks (``app.marks.GLOBAL_MARKS``) read by
-    the same statement; no marks when the token is not live."""
+def user_and_marks_for_token(raw: str, *, own_path: bool = False) -> tuple[User | None, dict[str, int | None]]:
+    """:func:`user_for_token` and the global change marks (``app.marks.GLOBAL_MARKS``), with
+    ``own_path`` the ledger marks of the user's own path, read by the same statement; no marks
+    when the token is not live."""
     if not raw or len(raw) > 200:
         return None, {}
-    row = db.session.execute(_user_and_marks_for_token(), {"token_hash": hash_token(raw)}).first()
-    if row is None:
-        return None, {}
-    from app.marks import GLOBAL_MARKS
+    return _user_and_marks("token", {"token_hash": hash_token(raw)}, own_path)
 
-    return row[0], dict(zip(GLOBAL_MARKS, row[1:]))
+
+def user_and_marks_by_id(user_id: int, *, own_path: bool = False) -> tuple[User | None, dict[str, int | None]]:
+    """The active user with this id and the marks, as :func:`user_and_marks_for_token`."""
+    return _user_and_marks("id", {"user_id": user_id}, own_path)
 
 
 def list_tokens(user: User) -> list[ApiToken]:

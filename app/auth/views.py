@@ -28,10 +28,24 @@ register_nav(90, _l("我的账号"), "auth.account", ("member", "secretary", "ad
 def load_user(user_id: str):
     from app.auth.models import User
 
+    from app.ids import valid_id
+    from app.readonly import is_read_only_request, wants_own_path_marks
+
     try:
-        user = db.session.get(User, int(user_id))
+        user_id = int(user_id)
     except (TypeError, ValueError):
         return None
+    if not valid_id(user_id):
+        return None
+    if is_read_only_request():
+        # nothing in the request moves the marks: read them along with the user
+        from app.auth.services import user_and_marks_by_id
+        from app.marks import prefetch_marks
+
+        user, marks = user_and_marks_by_id(user_id, own_path=wants_own_path_marks())
+        prefetch_marks(marks)
+        return user
+    user = db.session.get(User, user_id)
     return user if user is not None and user.active else None
 
 

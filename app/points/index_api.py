@@ -189,7 +189,7 @@ def org_score_json(s: ix.OrgScore) -> dict:
 # -- routes --------------------------------------------------------------------------------------
 
 @blp.route("/me/points", methods=["GET"])
-@read_only
+@read_only(own_path=True)
 @token_required()
 @blp.arguments(IndexPeriodArgs, location="query")
 @blp.response(200, IndexPointsOut)

@@ -72,7 +72,7 @@ def _pager(page: int, total: int, size: int = PAGE_SIZE) -> dict:
 # -- the member's own pages ------------------------------------------------------------------------
 
 @bp.route("/me")
-@read_only
+@read_only(own_path=True)
 @login_required
 def me():
     """My index: the number, category bars, ranks in branch and community, the period switch."""
