@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app.auth.models import User
 from app.contests import rollup, services
-from app.contests.models import Contest
+from app.contests.models import Contest, ContestStanding
 from app.extensions import db
 from app.orgs.models import Org
 
@@ -48,6 +48,13 @@ def load_demo_contests(days: int = 21) -> list[Contest]:
             **common),
     ]
     for contest in contests:
+        # The first rollup (made by create_contest, as of now) goes: the days are filled in
+        # after it, and the closing refresh below should show the movement since yesterday's
+        # close, which it could not against a refresh of its own standings.
+        first = rollup.latest_snapshot(contest.id)
+        db.session.execute(sa.delete(ContestStanding).where(ContestStanding.snapshot_id == first.id))
+        db.session.delete(first)
+        db.session.commit()
         for back in range(days, 0, -1):
             day = today - timedelta(days=back)
             if contest.starts_on <= day <= contest.ends_on:
