@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app.auth.models import User
 from app.contests import rollup, services
-from app.contests.models import Contest, ContestStanding
+from app.contests.models import Contest, ContestSnapshot
 from app.extensions import db
 from app.orgs.models import Org
 
@@ -51,9 +51,7 @@ def load_demo_contests(days: int = 21) -> list[Contest]:
         # The first rollup (made by create_contest, as of now) goes: the days are filled in
         # after it, and the closing refresh below should show the movement since yesterday's
         # close, which it could not against a refresh of its own standings.
-        first = rollup.latest_snapshot(contest.id)
-        db.session.execute(sa.delete(ContestStanding).where(ContestStanding.snapshot_id == first.id))
-        db.session.delete(first)
+        rollup.delete_snapshots(ContestSnapshot.contest_id == contest.id)
         db.session.commit()
         for back in range(days, 0, -1):
             day = today - timedelta(days=back)

@@ -280,10 +280,23 @@ def source_marks(contest: Contest) -> str:
     return ";".join(f"{k}={values[k]}" for k in keys)
 
 
-def latest_snapshot(contest_id: int) -> ContestSnapshot | None:
+def current_snapshot(contest: Contest) -> ContestSnapshot | None:
+    """The board's snapshot: the final one once finalized, else the latest."""
     return db.session.scalar(
-        sa.select(ContestSnapshot).where(ContestSnapshot.contest_id == contest_id)
-        .order_by(ContestSnapshot.as_of.desc(), ContestSnapshot.id.desc()).limit(1))
+        sa.select(ContestSnapshot)
+        .where(ContestSnapshot.contest_id == contest.id)
+        .order_by(ContestSnapshot.is_final.desc(), ContestSnapshot.as_of.desc(), ContestSnapshot.id.desc())
+        .limit(1)
+    )
+
+
+def delete_snapshots(where) -> int:
+    """Delete the snapshots matching ``where`` (a condition on ContestSnapshot) with their standings
+    (derived rows: the ledger is the truth); how many snapshots went."""
+    db.session.execute(
+        sa.delete(ContestStanding).where(ContestStanding.snapshot_id.in_(sa.select(ContestSnapshot.id).where(where)))
+    )
+    return int(db.session.execute(sa.delete(ContestSnapshot).where(where)).rowcount or 0)
 
 
 def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datetime | None = None,
@@ -312,7 +325,7 @@ def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datet
         db.session.execute(sa.select(Contest.id).where(Contest.id == contest.id).with_for_update())
     marks = source_marks(contest)
     if kind in REFRESHES:
-        latest = latest_snapshot(contest.id)
+        latest = current_snapshot(contest)
         if latest is not None and latest.kind in REFRESHES and latest.source_marks == marks:
             if to_utc(latest.as_of) < as_of:
                 latest.as_of = as_of
@@ -344,8 +357,4 @@ def prune_ticks(before: datetime) -> int:
         ContestSnapshot.as_of < to_utc(before),
         sa.exists().where(later.contest_id == ContestSnapshot.contest_id, later.as_of > ContestSnapshot.as_of),
     )
-    db.session.execute(
-        sa.delete(ContestStanding).where(ContestStanding.snapshot_id.in_(sa.select(ContestSnapshot.id).where(prunable)))
-    )
-    result = db.session.execute(sa.delete(ContestSnapshot).where(prunable))
-    return int(result.rowcount or 0)
+    return delete_snapshots(prunable)

@@ -235,14 +235,7 @@ def rollup_now(actor, contest_id: int) -> tuple[ContestSnapshot, bool]:
     return commit_snapshot(contest.id, period_key=manual_key(), kind="manual")
 
 
-def current_snapshot(contest: Contest) -> ContestSnapshot | None:
-    """The board's snapshot: the final one once finalized, else the latest."""
-    return db.session.scalar(
-        sa.select(ContestSnapshot)
-        .where(ContestSnapshot.contest_id == contest.id)
-        .order_by(ContestSnapshot.is_final.desc(), ContestSnapshot.as_of.desc(), ContestSnapshot.id.desc())
-        .limit(1)
-    )
+current_snapshot = rollup.current_snapshot
 
 
 # --------------------------------------------------------------------------- standings

@@ -94,9 +94,9 @@ def test_next_bucket_records_previous_ranks(race, make_contest, add_points):
         race.b13.id: (3, D("10.00"), 2),
     }
     # an unchanged ledger writes no copy, so the movement stays on the board
-    latest = rollup.latest_snapshot(c.id)
+    latest = rollup.current_snapshot(c)
     assert "0 new snapshot" in services.rollup_running(now + timedelta(minutes=20))
-    assert rollup.latest_snapshot(c.id).id == latest.id
+    assert rollup.current_snapshot(c).id == latest.id
     assert board(c.id)[race.b14.id] == (1, D("29.00"), 4)
 
 
