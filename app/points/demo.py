@@ -17,7 +17,7 @@ from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.orgs.models import Org
 from app.points import services
-from app.points.models import Claim, Rule
+from app.points.models import Claim, LedgerEntry, Rule
 
 # (code, category, title, points, daily_cap, monthly_cap, yearly_cap, needs_approval, evidence_required)
 DEMO_RULES = [
@@ -129,12 +129,16 @@ class _Street:
         return self.admin
 
 
-def _fixed_phones() -> tuple[str | None, str | None]:
+def _fixed_phones() -> tuple[str | None, str | None, str | None]:
+    """The phones of the demo's fixed member, branch secretary and community secretary."""
     try:
-        from app.demo import FIXED_BRANCH_SECRETARY, FIXED_MEMBER
+        from app.demo import FIXED_BRANCH_SECRETARY, FIXED_COMMUNITY_SECRETARY, FIXED_MEMBER
     except ImportError:
-        return None, None
-    return FIXED_MEMBER[1], FIXED_BRANCH_SECRETARY[1]
+        return None, None, None
+    return FIXED_MEMBER[1], FIXED_BRANCH_SECRETARY[1], FIXED_COMMUNITY_SECRETARY[1]
+
+
+TODAY_MOVERS = 4  # members of the demo community with an hour of volunteering approved today
 
 
 def load_demo_activity(seed: int = 2026) -> dict[str, int]:
@@ -213,7 +217,7 @@ def _load_activity(seed: int) -> dict[str, int]:
         return "approve" if roll < 0.72 else "reject" if roll < 0.8 else "pending"
 
     # The fixed demo member: a little of everything, so every page has something to show.
-    member_phone, branch_sec_phone = _fixed_phones()
+    member_phone, branch_sec_phone, community_sec_phone = _fixed_phones()
     fixed = street.by_phone.get(member_phone) if member_phone else None
     if fixed is not None:
         for code, result, back in (("shyk", "approve", 3), ("volunteer_hour", "approve", 1),
@@ -281,6 +285,23 @@ def _load_activity(seed: int) -> dict[str, int]:
             services.reverse_entry(actor, entry_id, "经核实已按时请假，撤销扣分")
             counts["reversals"] += 1
             break
+
+    # Today: a few members of the demo community who already have points this year get an hour
+    # of volunteering approved, so the community's boards show the day's movement against
+    # yesterday's close (members still at 0 stay tied, their places unmoved).
+    community_secretary = street.by_phone.get(community_sec_phone or "")
+    code = "volunteer_hour" if "volunteer_hour" in rules else claimable[0] if claimable else None
+    if community_secretary is not None and code:
+        prefix = street.orgs[community_secretary.org_id].path
+        local = {m.id: m for m in street.members
+                 if street.orgs[m.org_id].path.startswith(prefix) and m is not fixed}
+        scored = sorted(db.session.scalars(
+            sa.select(LedgerEntry.member_id).where(LedgerEntry.member_id.in_(list(local)),
+                                                   LedgerEntry.occurred_on >= today.replace(month=1, day=1))
+            .group_by(LedgerEntry.member_id).having(sa.func.sum(LedgerEntry.points) > 0)))
+        today_rng = random.Random(seed + 1)  # its own stream: the rest of the demo stays as it was
+        for member_id in today_rng.sample(scored, min(TODAY_MOVERS, len(scored))):
+            claim(local[member_id], code, "approve", today)
 
     # Claims were filed and reviewed over the past weeks, not all just now (the duty index reads this).
     if timeline:

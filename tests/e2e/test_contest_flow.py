@@ -170,7 +170,7 @@ def test_secretary_runs_a_branch_points_race_on_a_phone(live_server, page, conso
     final_ranks = {r["name"]: r["rank"] for r in final}
     winners = sorted(n for n, rank in final_ranks.items() if rank <= TOP_PLACES)
     last = [n for n, rank in final_ranks.items() if rank == max(final_ranks.values())]
-    assert len(winners) == TOP_PLACES and len(last) == 1
+    assert len(winners) >= TOP_PLACES and len(last) == 1  # a tie for the last prize place wins both
     outcome = page.locator("section.card", has_text="定稿结果（计入年度考核）").inner_text()
     for name in winners:
         assert name in outcome
