@@ -9,7 +9,7 @@ from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from webargs.flaskparser import FlaskParser
 
-from app.errors import Forbidden, Unauthorized
+from app.errors import DomainError, Forbidden, Unauthorized
 from app.ids import MAX_ID as MAX_INT  # the largest whole number any id or count column stores
 from app.timeutil import iso_local
 
@@ -131,6 +131,25 @@ def _static_defaults(schema: ma.Schema) -> bool:
     return not any(callable(f.load_default) for f in schema.fields.values())
 
 
+def _first_unencodable(data) -> str | None:
+    """The first string in a decoded JSON body (keys included) that is not valid Unicode text
+    (a lone surrogate escape such as ``"\\ud800"``), shown escaped; None when all are."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item[:40].encode("utf-8", "backslashreplace").decode("ascii", "replace")
+    return None
+
+
 class JsonParser(FlaskParser):
     """webargs' parser, with JSON nested too deeply to decode answered as malformed (400).
 
@@ -160,9 +179,13 @@ class JsonParser(FlaskParser):
 
     def _raw_load_json(self, req):
         try:
-            return super()._raw_load_json(req)
-        except RecursionError as exc:
+            data = super()._raw_load_json(req)
+        except (RecursionError, ValueError) as exc:  # ValueError: an integer past Python's digit limit
             self._handle_invalid_json_error(exc, req)
+        if not_text := _first_unencodable(data):
+            # "\ud800" is valid JSON but not text: nothing could store or hash it
+            raise DomainError(f"请求体含有无效的字符（{not_text}），请删除后重试。", code="malformed_json")
+        return data
 
 
 class Blueprint(_Blueprint):

@@ -1,6 +1,8 @@
 """The foundation's five API calls against the contract of API.md."""
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import PASSWORD
 
 
@@ -233,6 +235,28 @@ def test_json_nested_too_deeply_is_malformed(tree, api_as):
     r = api_as(tree.admin).post("/api/v1/orgs", data="[" * 100_000 + "]" * 100_000,
                                 headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and error_of(r)["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orgs", "/api/v1/members", "/api/v1/claims", "/api/v1/awards",
+                                  "/api/v1/contests", "/api/v1/assessments", "/api/v1/auth/token",
+                                  "/api/v1/ratings"])
+@pytest.mark.parametrize("body", [
+    '{"name": "\\ud800x", "phone": "\\ud800", "note": "\\udfff", "title": "a\\ud83d"}',  # lone surrogates
+    '{"name": "x", "parent_id": 1' + "0" * 5000 + '}',  # an integer past Python's 4,300-digit limit
+    '{"\\ud800": 1}',  # in a key
+])
+def test_json_that_is_not_text_is_malformed(tree, api_as, db, path, body):
+    """Valid JSON syntax that no column can store or hash: 400 malformed_json, never a 500."""
+    before = _counts(db)
+    r = api_as(tree.admin).post(path, data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and error_of(r)["code"] == "malformed_json", r.get_data(as_text=True)
+    assert _counts(db) == before
+
+
+def test_a_paired_surrogate_escape_is_an_emoji(tree, api_as):
+    r = api_as(tree.admin).post("/api/v1/orgs", data='{"name": "\\ud83d\\ude00支部", "kind": "branch", "parent_id": %d}'
+                                % tree.c1.id, headers={"Content-Type": "application/json"})
+    assert r.status_code == 201 and r.get_json()["name"] == "\U0001f600支部"
 
 
 def test_nul_and_control_characters_in_names_are_refused(tree, api_as, db):
