@@ -565,12 +565,23 @@ def _award_members(contest: Contest, snapshot: ContestSnapshot, actor_id: int | 
     return len(winners)
 
 
+def not_started(contest: Contest) -> Conflict | None:
+    """Why ``contest`` cannot be finalized yet: it has not started (every place would tie at 0
+    and take the bonus); None once its first day has come."""
+    if rollup.local_date(rollup.utcnow()) < contest.starts_on:
+        return Conflict(_("竞赛尚未开始（%(day)s开始），不能定稿。", day=contest.starts_on.isoformat()),
+                        code="not_started")
+    return None
+
+
 def finalize(actor, contest_id: int) -> Contest:
     """Freeze the standings in a final snapshot and record what they entail; 409 when already final."""
     contest = manage_contest(actor, contest_id)
     already = Conflict(_("该竞赛已定稿，不能重复定稿。"), code="already_final")
     if contest.status == "final":
         raise already
+    if (early := not_started(contest)) is not None:
+        raise early
     actor_id = getattr(actor, "id", None)
 
     def work() -> int:

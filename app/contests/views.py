@@ -173,6 +173,9 @@ def finalize(contest_id: int):
     if contest.status == "final":
         flash(_("该竞赛已定稿。"), "info")
         return redirect(url_for("contests.show", contest_id=contest_id))
+    if (early := services.not_started(contest)) is not None:
+        flash(early.message, "error")
+        return redirect(url_for("contests.show", contest_id=contest_id))
     board = services.leaderboard(current_user, contest_id, limit=services.TOP_N)
     return render_template("contests/finalize.html", contest=contest, board=board)
 

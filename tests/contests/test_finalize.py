@@ -1,7 +1,7 @@
 """Finalize: frozen standings, outcomes for the annual assessment, member bonuses, 409 twice."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -124,3 +124,27 @@ def test_finalized_community_race_shows_in_the_annual_assessment_results(race, a
     assert f"积分竞位赛“{title}”第1名" in first["explanation"]
     assert last["bonus"] == 1 and last["award_eligible"] is False
     assert f"积分竞位赛“{title}”第2名（末位）" in last["explanation"]
+
+
+def test_a_race_that_has_not_started_cannot_be_finalized(race, make_contest, api_as, login_as, db):
+    """Before its first day every place ties at 0: finalizing then would give every unit the
+    bonus and feed it into that year's assessment. 409 not_started, and nothing changes."""
+    from app.contests.models import ContestSnapshot
+    from app.contests.rollup import local_date, utcnow
+
+    nxt = local_date(utcnow()).year + 1
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", title=f"{nxt}年度积分竞位赛",
+                     starts_on=date(nxt, 1, 1), ends_on=date(nxt, 12, 31), top_places=2, top_points=5)
+    snapshots = db.session.scalar(sa.select(sa.func.count()).select_from(ContestSnapshot)
+                                  .where(ContestSnapshot.contest_id == c.id))
+    r = api_as(race.tree.sec_c1).post(f"/api/v1/contests/{c.id}/finalize")
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_started"
+    assert f"{nxt}-01-01开始" in r.get_json()["error"]["message"]
+    s = login_as(race.tree.sec_c1)
+    page = s.get(f"/contests/{c.id}/finalize", follow_redirects=True).get_data(as_text=True)
+    assert "竞赛尚未开始" in page and "确认定稿" not in page
+    assert "竞赛尚未开始" in s.post(f"/contests/{c.id}/finalize", follow_redirects=True).get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(type(c), c.id).status == "running"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ContestSnapshot)
+                             .where(ContestSnapshot.contest_id == c.id)) == snapshots
