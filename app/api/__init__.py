@@ -7,9 +7,9 @@ import marshmallow as ma
 from flask import current_app, g, request
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 
-from app.errors import DomainError, Forbidden, Unauthorized
+from app.errors import DomainError, Forbidden, Unauthorized, UnsupportedMediaType
 from app.ids import MAX_ID as MAX_INT  # the largest whole number any id or count column stores
 from app.timeutil import iso_local
 
@@ -178,6 +178,9 @@ class JsonParser(FlaskParser):
         return super().parse(argmap, req, location=location, **kwargs)
 
     def _raw_load_json(self, req):
+        if not is_json_request(req) and (req.content_length or req.get_data(cache=True)):
+            # a body the API would not read: answering as if none came would "succeed" at nothing
+            raise UnsupportedMediaType("请求体须为 JSON（Content-Type: application/json）。")
         try:
             data = super()._raw_load_json(req)
         except (RecursionError, ValueError) as exc:  # ValueError: an integer past Python's digit limit

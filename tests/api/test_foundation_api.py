@@ -141,8 +141,11 @@ def test_malformed_json_and_wrong_shapes(tree, api_as):
     assert r.status_code == 422
     error_of(r)
     r = api.post("/api/v1/orgs", data="name=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415 and error_of(r)["code"] == "unsupported_media_type"
+    r = api.post("/api/v1/orgs", data='{"name": "x"}', headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415 and "application/json" in error_of(r)["message"]
+    r = api.post("/api/v1/orgs")  # no body at all: the required fields are missing
     assert r.status_code == 422
-    error_of(r)
 
 
 def test_404_and_405_use_error_shape(tree, api_as):

@@ -382,3 +382,16 @@ def test_a_contest_finalized_by_the_contests_feature_feeds_the_assessment(tree, 
     assert last["bonus"] == 0 and last["final"] == 90.23 and last["award_eligible"] is False
     assert last["qualified"] is True
     assert "积分竞位赛“2026年度社区积分竞位赛”第2名（末位），不得参加当年评优评先" in last["explanation"]
+
+
+def test_an_update_sent_as_text_is_refused_not_ignored(tree, api_as):
+    """PATCH with every field optional: a JSON body sent as text/plain (or with no type) used to
+    be read as no change and answered 200; now 415, and the title stays."""
+    api = api_as(tree.admin)
+    aid = create(api)["id"]
+    for headers in ({"Content-Type": "text/plain"}, {}):
+        r = api.client.patch(f"/api/v1/assessments/{aid}", data='{"title": "改过的标题"}',
+                             headers={"Authorization": f"Bearer {api.token}", **headers})
+        assert error_of(r, 415)["code"] == "unsupported_media_type"
+    assert api.get(f"/api/v1/assessments/{aid}").get_json()["title"] == "社区党组织年度考核"
+    assert patch(api, f"/api/v1/assessments/{aid}", {"title": "改过的标题"}).get_json()["title"] == "改过的标题"
