@@ -17,7 +17,7 @@ from app.auth.scope import (
 )
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
-from app.orgs.models import ORG_KINDS, Org
+from app.orgs.models import ORG_KIND_LABELS, ORG_KINDS, Org
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8
@@ -60,6 +60,9 @@ def create_org(actor, *, name: str, kind: str, parent_id: int | None) -> Org:
         parent = db.session.get(Org, parent_id)
         if parent is None:
             fields["parent_id"] = ["上级组织不存在。"]
+        elif kind in ORG_KINDS and ORG_KINDS.index(kind) < ORG_KINDS.index(parent.kind):
+            # street -> community -> branch: a level may repeat (a district of streets), never climb
+            fields["kind"] = [f"{ORG_KIND_LABELS[parent.kind]}下不能设{ORG_KIND_LABELS[kind]}。"]
     if fields:
         raise Invalid("提交的内容有误。", fields=fields)
     if parent is None:

@@ -80,6 +80,23 @@ def test_create_org_validation(tree, api_as, db):
     assert db.session.scalar(db.select(db.func.count(Org.id))) == before
 
 
+def test_an_org_is_never_above_its_parent_in_the_tree(tree, api_as, db):
+    """street -> community -> branch: a street under a branch or a community under a branch is
+    refused (422 on kind); a level may repeat (streets under a district's street root)."""
+    from app.orgs.models import Org
+
+    api = api_as(tree.admin)
+    before = db.session.scalar(db.select(db.func.count(Org.id)))
+    for kind, parent, message in (("street", tree.b11, "支部下不能设街道。"), ("community", tree.b11, "支部下不能设社区。"),
+                                  ("street", tree.c1, "社区下不能设街道。")):
+        r = api.post("/api/v1/orgs", json={"name": "错位组织", "kind": kind, "parent_id": parent.id})
+        assert r.status_code == 422 and error_of(r)["fields"]["kind"] == [message]
+    assert db.session.scalar(db.select(db.func.count(Org.id))) == before
+    for kind, parent in (("street", tree.street), ("community", tree.c1), ("branch", tree.b11)):
+        r = api.post("/api/v1/orgs", json={"name": f"同级{kind}", "kind": kind, "parent_id": parent.id})
+        assert r.status_code == 201, r.get_json()
+
+
 def test_get_org_with_children_and_counts(tree, api_as):
     r = api_as(tree.sec_c1).get(f"/api/v1/orgs/{tree.c1.id}")
     assert r.status_code == 200
