@@ -464,7 +464,8 @@ def _clean_veto(value, reason, errors: FieldErrors) -> tuple[bool, list[dict]]:
     if value is None:
         value = False
     if isinstance(value, bool):
-        extra = _text(reason, errors, "veto_reason", "一票否决事由", max_len=REASON_MAX, required=False)
+        # every veto is recorded with why (DOMAIN: who and why): no reason, no veto
+        extra = _text(reason, errors, "veto_reason", "一票否决事由", max_len=REASON_MAX, required=value)
         if extra and not value:
             errors.add("veto_reason", "未勾选一票否决，不应填写一票否决事由。")
         return value, ([{"item": "", "reason": extra}] if value and extra else [])
@@ -515,7 +516,7 @@ def validate_unit(assessment: Assessment, data: dict) -> tuple[UnitData | None, 
     if not isinstance(criticized, bool):
         errors.add("criticized", "通报批评须为 true 或 false。")
     reason = _text(data.get("criticized_reason"), errors, "criticized_reason", "通报批评事由",
-                   max_len=REASON_MAX, required=False)
+                   max_len=REASON_MAX, required=criticized is True)
     if errors:
         return None, errors
     return UnitData(unit_class=unit_class, base=base, party_building=pb, party_building_parts=parts,

@@ -395,3 +395,20 @@ def test_an_update_sent_as_text_is_refused_not_ignored(tree, api_as):
         assert error_of(r, 415)["code"] == "unsupported_media_type"
     assert api.get(f"/api/v1/assessments/{aid}").get_json()["title"] == "社区党组织年度考核"
     assert patch(api, f"/api/v1/assessments/{aid}", {"title": "改过的标题"}).get_json()["title"] == "改过的标题"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"veto": True}, "veto_reason"), ({"veto": True, "veto_reason": "  "}, "veto_reason"),
+    ({"criticized": True}, "criticized_reason"), ({"criticized": True, "criticized_reason": ""}, "criticized_reason"),
+])
+def test_a_veto_or_criticism_needs_its_reason(tree, api_as, make_units, body, field):
+    """Every decision is recorded with who and why: a veto or a public criticism without a
+    reason is 422 on the reason, and the unit keeps what it had."""
+    (org,) = make_units(1)
+    api = api_as(tree.admin)
+    aid = create(api)["id"]
+    assert put(api, aid, org).status_code == 200
+    err = error_of(put(api, aid, org, **body), 422)
+    assert err["fields"][field][0].startswith("请填写")
+    unit = results(api, aid)[org.id]
+    assert unit["qualified"] is True and unit["award_eligible"] is True
