@@ -397,9 +397,13 @@ def require_decide_for_member(actor, member: User, *, own_code: str = "own_accou
 
 
 def require_decide_for_org(actor, org: Org) -> None:
+    """May ``actor`` award to, deduct from or reverse an entry of ``org``? As with a secretary's
+    own points, a secretary's own org is for the next level up (it competes in their races)."""
     require_role(actor, "secretary", "admin")
     if not can_manage_org(actor, org):
         raise Forbidden("该组织不在您的管理范围内。", code="out_of_scope")
+    if actor.role == "secretary" and org.id == actor.org_id:
+        raise Forbidden("本组织的积分事项由上级组织办理。", code="next_level_up")
 
 
 def _decide_clause(actor):

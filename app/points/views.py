@@ -215,7 +215,9 @@ def award_new():
     if q:
         found, _total = list_members(current_user, q=q, limit=30)
         members = [m for m in found if services.can_decide_for_member(current_user, m)]
-    return render_template("points/award_pick.html", q=q, members=members, orgs=managed_orgs(current_user))
+    # a secretary's own org gets its points from the next level up (services.require_decide_for_org)
+    orgs = [o for o in managed_orgs(current_user) if current_user.role != "secretary" or o.id != current_user.org_id]
+    return render_template("points/award_pick.html", q=q, members=members, orgs=orgs)
 
 
 @bp.route("/awards", methods=["POST"])

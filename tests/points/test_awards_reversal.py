@@ -137,3 +137,23 @@ def test_award_numbers_and_text_are_checked(tree, rules, api_as, db):
     r = api.post(f"/api/v1/entries/{e['id']}/reverse", json={"reason": "冲" * 501})
     assert r.status_code == 422 and "reason" in error_of(r)["fields"]
     assert count(db, LedgerEntry) == 1
+
+
+def test_a_secretarys_own_org_gets_its_points_from_the_level_above(tree, rules, api_as, login_as, db):
+    """As with their own points: a branch secretary awarding their own branch (which competes in
+    the community's races) is 403 next_level_up; the community secretary above may; the award
+    page offers the branch only to them."""
+    before = count(db, LedgerEntry)
+    r = api_as(tree.sec_b11).post("/api/v1/awards", json={"org_id": tree.b11.id, "rule_code": "act"})
+    assert r.status_code == 403 and error_of(r)["code"] == "next_level_up"
+    r = api_as(tree.sec_c1).post("/api/v1/awards", json={"org_id": tree.c1.id, "rule_code": "act"})
+    assert r.status_code == 403 and error_of(r)["code"] == "next_level_up"
+    assert count(db, LedgerEntry) == before
+    r = api_as(tree.sec_c1).post("/api/v1/awards", json={"org_id": tree.b11.id, "rule_code": "act"})
+    assert r.status_code == 201
+    entry_id = r.get_json()["id"]
+    r = api_as(tree.sec_b11).post(f"/api/v1/entries/{entry_id}/reverse", json={"reason": "撤销本支部的加分"})
+    assert r.status_code == 403 and error_of(r)["code"] == "next_level_up"
+    pick = login_as(tree.sec_c1).get("/points/awards/new").get_data(as_text=True)
+    assert f'value="{tree.b11.id}"' in pick and f'<option value="{tree.c1.id}"' not in pick
+    assert "给组织加扣分" not in login_as(tree.sec_b11).get("/points/awards/new").get_data(as_text=True)
