@@ -58,6 +58,17 @@ def _chinese_field_messages() -> None:
 _chinese_field_messages()
 
 
+class JsonBoolean(ma.fields.Boolean):
+    """A boolean in a JSON body: ``true`` or ``false`` only. marshmallow's Boolean also takes
+    ``1``, ``"yes"`` or ``"on"`` (and ``0 == False`` even with ``truthy={True}``), so ``0`` could
+    switch a setting off where another field of the same API refused it."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class LocalTime(ma.fields.DateTime):
     """A stored instant as ISO 8601 with the local (Asia/Shanghai) offset; SQLite hands back naive UTC."""
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.api import Schema, current_api_user, json_response, make_blueprint, page_args, token_required
+from app.api import JsonBoolean, Schema, current_api_user, json_response, make_blueprint, page_args, token_required
 from app.contests import services
 from app.errors import Invalid
 from app.readonly import read_only
@@ -26,7 +26,7 @@ class ContestIn(Schema):
         "description": "subset of study, service, innovation, rating, penalty"})
     scoring = ma.fields.String(load_default="total", metadata={"enum": ["total", "per_capita"]})
     top_bonus = ma.fields.Nested(ContestTopBonus, load_default=None, allow_none=True)
-    exclude_last = ma.fields.Boolean(load_default=False)
+    exclude_last = JsonBoolean(load_default=False)
 
 
 class ContestOrgRef(Schema):

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 import marshmallow as ma
 from flask import url_for
 
-from app.api import LocalTime, Schema, current_api_user, make_blueprint, page_args, token_required
+from app.api import JsonBoolean, LocalTime, Schema, current_api_user, make_blueprint, page_args, token_required
 from app.points import services
 from app.points.ledger import quantize
 from app.points.models import CATEGORIES, CLAIM_STATUSES
@@ -58,8 +58,8 @@ class RuleValues(Schema):
     daily_cap = Points(allow_none=True, load_default=None)
     monthly_cap = Points(allow_none=True, load_default=None)
     yearly_cap = Points(allow_none=True, load_default=None)
-    needs_approval = ma.fields.Boolean(load_default=True, truthy={True}, falsy={False})
-    evidence_required = ma.fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    needs_approval = JsonBoolean(load_default=True)
+    evidence_required = JsonBoolean(load_default=False)
 
 
 class RuleIn(RuleValues):

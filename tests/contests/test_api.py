@@ -51,6 +51,8 @@ def test_bad_input_is_422_with_fields_and_creates_nothing(race, api_as, db):
         (payload(race.c1, top_bonus={"places": 51, "points": 5}), "top_bonus"),
         (payload(race.c1, title=""), "title"),
         (payload(race.c1, participant_type="member", exclude_last=True), "exclude_last"),
+        (payload(race.c1, exclude_last=0), "exclude_last"),  # true or false only
+        (payload(race.c1, exclude_last="yes"), "exclude_last"),
         (payload(race.b11, participant_type="community"), "participant_type"),  # no communities inside
     ]
     for body, field in cases:

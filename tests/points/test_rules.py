@@ -56,6 +56,8 @@ def test_rule_validation_changes_nothing(tree, api_as, db):
         ({**XXQG, "daily_cap": 0.5}, {"daily_cap"}),
         ({**XXQG, "daily_cap": 10, "monthly_cap": 5}, {"monthly_cap"}),
         ({**XXQG, "needs_approval": "yes"}, {"needs_approval"}),
+        ({**XXQG, "needs_approval": 0}, {"needs_approval"}),  # 0 == False in Python, not in JSON
+        ({**XXQG, "evidence_required": 1}, {"evidence_required"}),
         ({**XXQG, "title": ""}, {"title"}),
     ]
     for payload, fields in cases:
