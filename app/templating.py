@@ -72,8 +72,10 @@ def init_app(app) -> None:
     app.jinja_env.globals["nav_items"] = nav_items
     app.jinja_env.globals["get_locale"] = get_locale
     from app.marks import shared_fragment
+    from app.orgs.services import can_manage_account
 
     app.jinja_env.globals["shared_fragment"] = shared_fragment
+    app.jinja_env.globals["can_manage_account"] = can_manage_account
 
 
 NAV_ITEMS: list[tuple[int, object, str, tuple[str, ...]]] = []

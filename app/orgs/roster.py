@@ -207,6 +207,8 @@ def import_roster(actor, fileobj, initial_password: str) -> list[User]:
         org, reason = matcher.find(row.org_text)
         if org is None:
             report(reason)
+        elif role == "secretary" and actor.role == "secretary" and org.id == actor.org_id:
+            report("同一组织书记的账号由上级组织设立，不能导入为本组织的书记。")
 
         if not bad:
             planned.append((row, org, role))

@@ -154,6 +154,8 @@ def check_member_scope(actor, org: Org, role: str) -> None:
     require_manage_org(actor, org)
     if role == "admin" and actor.role != "admin":
         raise Forbidden("只有管理员可以设立管理员账号。", code="forbidden_role")
+    if role == "secretary" and actor.role == "secretary" and org.id == actor.org_id:
+        raise Forbidden("同一组织书记的账号由上级组织设立。", code="next_level_up")
 
 
 def phone_taken(phone: str) -> bool:
@@ -198,13 +200,38 @@ def list_members(actor, *, org_id: int | None = None, q: str = "", limit: int = 
     return items, total
 
 
+def can_manage_account(actor, member: User) -> bool:
+    """May ``actor`` change ``member``'s account (org, role, active, password)?
+
+    Inside their subtree, but an admin's account is for admins, and a secretary's fellow
+    secretaries of the same org are for the level above (as their points are): otherwise one
+    secretary could reset another's password or demote them. One's own account: only the name
+    here (the password on the account page, with the current one).
+    """
+    if not can_manage_org(actor, member.org):
+        return False
+    if actor.role == "admin" or member.id == actor.id:
+        return True
+    return member.role == "member" or (member.role == "secretary" and member.org_id != actor.org_id)
+
+
+def require_manage_account(actor, member: User) -> None:
+    require_manage_org(actor, member.org)
+    if member.role == "admin" and actor.role != "admin":
+        raise Forbidden("只有管理员可以修改管理员账号。", code="forbidden_role")
+    if not can_manage_account(actor, member):
+        raise Forbidden("同一组织书记的账号由上级组织管理。", code="next_level_up")
+
+
 def update_member(actor, member_id: int, *, name: str | None = None, role: str | None = None,
                   org_id: int | None = None, active: bool | None = None, password: str | None = None) -> User:
     """Change a member's details; both the old and the new org must be in scope."""
     member = get_user(member_id)
-    require_manage_org(actor, member.org)
+    require_manage_account(actor, member)
     if member.id == getattr(actor, "id", None) and (role not in (None, member.role) or active is False):
         raise Forbidden("不能更改自己的角色或停用自己。", code="self_change")
+    if member.id == getattr(actor, "id", None) and (org_id not in (None, member.org_id) or password is not None):
+        raise Forbidden("本人的所属组织由上级组织调整，密码请在“我的账号”中修改。", code="self_change")
     fields = {}
     if name is not None:
         name = name.strip()
@@ -221,11 +248,11 @@ def update_member(actor, member_id: int, *, name: str | None = None, role: str |
         fields["password"] = [f"密码至少{MIN_PASSWORD}位。"]
     if fields:
         raise Invalid("提交的内容有误。", fields=fields)
+    if new_org is not None or role is not None:  # where they land, with the role they will have
+        check_member_scope(actor, new_org or member.org, role or member.role)
     if new_org is not None:
-        require_manage_org(actor, new_org)
         member.org_id = new_org.id
     if role is not None:
-        check_member_scope(actor, new_org or member.org, role)
         member.role = role
     if name is not None:
         member.name = name
@@ -252,7 +279,7 @@ def is_manager_of_anything(actor) -> bool:
 
 __all__ = [
     "MemberInput", "create_org", "view_org", "org_chain", "children_with_counts", "create_member",
-    "list_members", "update_member", "get_org", "get_user", "managed_orgs", "subtree_member_count",
+    "list_members", "update_member", "can_manage_account", "get_org", "get_user", "managed_orgs", "subtree_member_count",
     "can_manage_org",
 ]
 
@@ -299,9 +326,7 @@ def edit_member(actor, member_id: int, *, name: str | None = None, role: str | N
     A secretary may not touch an admin's account, even one placed inside their subtree.
     """
     member = get_user(member_id)
-    require_manage_org(actor, member.org)
-    if member.role == "admin" and actor.role != "admin":
-        raise Forbidden("只有管理员可以修改管理员账号。", code="forbidden_role")
+    require_manage_account(actor, member)
     return update_member(
         actor, member_id,
         name=name,

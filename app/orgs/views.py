@@ -195,18 +195,24 @@ def edit_member(member_id: int):
     """Change a member's name, org, role, active flag, or reset the password."""
     _managers_only()
     member = services.get_user(member_id)
-    require_manage_org(current_user, member.org)
-    if member.role == "admin" and current_user.role != "admin":
-        raise Forbidden(_("只有管理员可以修改管理员账号。"), code="forbidden_role")
+    services.require_manage_account(current_user, member)
+    is_self = member.id == current_user.id
     form = MemberEditForm(obj=member if request.method == "GET" else None)
     form.org_id.choices = org_choices(services.managed_orgs(current_user))
     form.role.choices = role_choices(current_user)
+    if is_self:  # one's own account: the name only (the page shows nothing else to change)
+        for name in ("org_id", "role", "active", "password"):
+            delattr(form, name)
     errors: list[str] = []
     if form.validate_on_submit():
         try:
-            services.edit_member(current_user, member.id, name=form.name.data, role=form.role.data,
-                                 org_id=form.org_id.data, active=form.active.data,
-                                 password=form.password.data or None)
+            if is_self:
+                services.edit_member(current_user, member.id, name=form.name.data, role=member.role,
+                                     org_id=member.org_id, active=member.active)
+            else:
+                services.edit_member(current_user, member.id, name=form.name.data, role=form.role.data,
+                                     org_id=form.org_id.data, active=form.active.data,
+                                     password=form.password.data or None)
         except DomainError as exc:
             errors = _field_errors(form, exc)
             member = services.get_user(member_id)
@@ -214,7 +220,7 @@ def edit_member(member_id: int):
             flash(_("已保存：%(name)s", name=member.name), "success")
             return redirect(url_for("orgs.org_page", org_id=member.org_id))
     return render_template("orgs/member_edit.html", form=form, member=member, errors=errors,
-                           is_self=member.id == current_user.id)
+                           is_self=is_self)
 
 
 @bp.route("/members/import", methods=["GET", "POST"])

@@ -263,14 +263,48 @@ def test_edit_member_validation_changes_nothing(tree, login_as, db):
     r = client.post(f"/orgs/members/{tree.m11.id}/edit", data={
         "name": "张三", "org_id": str(tree.b21.id), "role": "member", "active": "y"})
     assert "不在您的管理范围内" in text(r)
+    # one's own account: the page changes the name only, whatever else is posted (no active: stays active)
     r = client.post(f"/orgs/members/{tree.sec_c1.id}/edit", data={
-        "name": "李书记", "org_id": str(tree.c1.id), "role": "secretary"})
-    assert "不能更改自己的角色或停用自己" in text(r)
+        "name": "李书记", "org_id": str(tree.b11.id), "role": "member", "password": "hijack-12345"})
+    assert r.status_code == 302
     db.session.expire_all()
     m = db.session.get(User, tree.m11.id)
     assert (m.name, m.org_id, m.active) == ("张三", tree.b11.id, True)
     assert m.check_password(PASSWORD)
-    assert db.session.get(User, tree.sec_c1.id).active is True
+    me = db.session.get(User, tree.sec_c1.id)
+    assert (me.active, me.role, me.org_id) == (True, "secretary", tree.c1.id) and me.check_password(PASSWORD)
+
+
+def test_a_secretary_cannot_take_over_a_fellow_secretary(tree, login_as, api_as, make_user, db):
+    """A second secretary of the same org is managed by the level above: the first may not reset
+    their password, demote or stop them (page 403, no edit link), nor make a member of their own
+    org a secretary or create one there; the community secretary above may do all of it."""
+    from app.auth.models import User
+
+    peer = make_user(tree.b11, "secretary", "王副书记")
+    branch = login_as(tree.sec_b11)
+    assert branch.get(f"/orgs/members/{peer.id}/edit").status_code == 403
+    r = branch.post(f"/orgs/members/{peer.id}/edit", data={
+        "name": "王副书记", "org_id": str(tree.b11.id), "role": "member", "password": "hijack-12345"})
+    assert r.status_code == 403 and "由上级组织管理" in text(r)
+    listing = text(branch.get(f"/orgs/{tree.b11.id}"))
+    assert "王副书记" in listing and f"/orgs/members/{peer.id}/edit" not in listing
+    assert f"/orgs/members/{tree.m11.id}/edit" in listing  # their members, as before
+    r = branch.post(f"/orgs/members/{tree.m11.id}/edit", data={
+        "name": "张三", "org_id": str(tree.b11.id), "role": "secretary", "active": "y"})
+    assert "由上级组织设立" in text(r)
+    r = api_as(tree.sec_b11).post("/api/v1/members", json={
+        "name": "赵副书记", "phone": "13712349999", "password": "secret-123", "org_id": tree.b11.id, "role": "secretary"})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "next_level_up"
+    db.session.expire_all()
+    p, m = db.session.get(User, peer.id), db.session.get(User, tree.m11.id)
+    assert (p.role, p.active, p.check_password(PASSWORD), m.role) == ("secretary", True, True, "member")
+    community = login_as(tree.sec_c1)
+    r = community.post(f"/orgs/members/{peer.id}/edit", data={
+        "name": "王副书记", "org_id": str(tree.b11.id), "role": "member", "active": "y"})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, peer.id).role == "member"
 
 
 def test_edit_member_out_of_scope(tree, login_as, db):

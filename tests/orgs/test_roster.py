@@ -235,3 +235,15 @@ def test_import_page_renders(tree, login_as):
     body = login_as(tree.sec_c1).get("/orgs/members/import").get_data(as_text=True)
     assert "/orgs/members/import/template.xlsx" in body
     assert 'enctype="multipart/form-data"' in body
+
+
+def test_a_roster_cannot_make_a_fellow_secretary(tree, db):
+    """A secretary's own org gets its secretaries from the level above, in an import too."""
+    from app.auth.models import User
+    from app.orgs.roster import RosterError, import_roster
+
+    before = db.session.scalar(sa.select(sa.func.count(User.id)))
+    with pytest.raises(RosterError) as exc:
+        import_roster(tree.sec_c1, xlsx([("郑二", "13300000002", "桂花社区", "书记")]), PW)
+    assert "由上级组织设立" in str(exc.value.problems)
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == before
