@@ -5,6 +5,29 @@ import io
 import warnings
 
 
+def drop_characters_excel_cannot_hold() -> None:
+    """Every workbook the app writes leaves out the control characters an .xlsx cannot hold.
+
+    openpyxl refuses them (IllegalCharacterError) when a cell is set; one stored in an
+    append-only ledger note or an old title would make that export fail for good. The app's
+    text fields refuse them on input; this covers what was stored before, in every export, in
+    the one place all cells pass through (``Cell.check_string``). Idempotent.
+    """
+    from openpyxl.cell import cell as cell_module
+
+    if getattr(cell_module.Cell.check_string, "drops_illegal", False):
+        return
+    original = cell_module.Cell.check_string
+
+    def check_string(self, value):
+        if isinstance(value, str):
+            value = cell_module.ILLEGAL_CHARACTERS_RE.sub("", value)
+        return original(self, value)
+
+    check_string.drops_illegal = True
+    cell_module.Cell.check_string = check_string
+
+
 class SheetUnreadable(Exception):
     """The upload is not a readable .xlsx, or too long; ``message`` is Chinese for the user."""
 

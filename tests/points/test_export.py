@@ -84,3 +84,15 @@ def test_org_export(scored, page_as):
     assert any(r[1] == "（组织）" and r[2] == "桂花第一支部" and r[8] == "支部活动" for r in entries[1:])
     assert page_as(scored.sec_c2).get(f"/index/orgs/{scored.c1.id}/export.xlsx").status_code == 403
     assert page_as(scored.m11).get(f"/index/orgs/{scored.b11.id}/export.xlsx").status_code == 403
+
+
+def test_control_characters_stored_in_a_note_do_not_break_the_exports(scored, add_entry, page_as):
+    """A note with a control character an .xlsx cannot hold (stored before the inputs refused
+    them, and never removable from the append-only ledger) made every export of that member and
+    their orgs fail with a 500; the character is left out of the workbook instead."""
+    add_entry(scored.m11, "study", 1, date(2026, 7, 1), note="x\x01\x07\x1b[31m")
+    for path in (f"/index/members/{scored.m11.id}/export.xlsx?period=2026",
+                 f"/index/orgs/{scored.b11.id}/export.xlsx?period=2026"):
+        wb = workbook(page_as(scored.sec_c1).get(path))
+        notes = [c.value for ws in wb for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+        assert "x[31m" in notes and not any("\x1b" in n for n in notes)
