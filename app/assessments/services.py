@@ -37,6 +37,7 @@ from app.auth.scope import require_role
 from app.contests.models import Contest, ContestOutcome
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
+from app.ids import get_by_id
 from app.orgs.models import Org, utcnow
 from app.orm import planned_for_parameters
 
@@ -264,7 +265,7 @@ def _require_admin(actor) -> None:
 
 def get_assessment(actor, assessment_id: int) -> Assessment:
     _require_admin(actor)
-    a = db.session.get(Assessment, assessment_id) if isinstance(assessment_id, int) else None
+    a = get_by_id(Assessment, assessment_id)
     if a is None:
         raise NotFound("找不到该考核。", code="assessment_not_found")
     return a
@@ -542,7 +543,7 @@ def save_unit(actor, assessment_id: int, org_id, data: dict) -> AssessmentUnit:
     """Enter or replace one unit's scores. 422 on bad input or an unknown org (nothing changes)."""
     a = get_assessment(actor, assessment_id)
     _require_draft(a)
-    org = db.session.get(Org, org_id) if isinstance(org_id, int) and not isinstance(org_id, bool) else None
+    org = get_by_id(Org, org_id)
     clean, errors = validate_unit(a, data)
     if org is None:
         errors.add("org_id", "找不到该单位（组织）。")

@@ -17,6 +17,7 @@ from app.auth.scope import (
 )
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
+from app.ids import get_by_id
 from app.orgs.models import ORG_KIND_LABELS, ORG_KINDS, Org
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -34,14 +35,14 @@ def name_problems(name: str, *, limit: int, what: str) -> list[str]:
 
 
 def get_org(org_id: int) -> Org:
-    org = db.session.get(Org, org_id)
+    org = get_by_id(Org, org_id)  # a number no id column holds (?org=9223372036854775808): not found
     if org is None:
         raise NotFound("找不到该组织。", code="org_not_found")
     return org
 
 
 def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+    user = get_by_id(User, user_id)
     if user is None:
         raise NotFound("找不到该党员。", code="member_not_found")
     return user
@@ -57,7 +58,7 @@ def create_org(actor, *, name: str, kind: str, parent_id: int | None) -> Org:
         fields["kind"] = ["类型须为 street、community 或 branch。"]
     parent = None
     if parent_id is not None:
-        parent = db.session.get(Org, parent_id)
+        parent = get_by_id(Org, parent_id)
         if parent is None:
             fields["parent_id"] = ["上级组织不存在。"]
         elif kind in ORG_KINDS and ORG_KINDS.index(kind) < ORG_KINDS.index(parent.kind):
@@ -241,7 +242,7 @@ def update_member(actor, member_id: int, *, name: str | None = None, role: str |
         fields["role"] = ["角色须为 member、secretary 或 admin。"]
     new_org = None
     if org_id is not None:
-        new_org = db.session.get(Org, org_id)
+        new_org = get_by_id(Org, org_id)
         if new_org is None:
             fields["org_id"] = ["所属组织不存在。"]
     if password is not None and len(password) < MIN_PASSWORD:

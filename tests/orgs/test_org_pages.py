@@ -325,3 +325,14 @@ def test_secretary_cannot_edit_admin(tree, login_as, make_user):
     boss = make_user(tree.b11, "admin", "钱管理")
     r = login_as(tree.sec_c1).get(f"/orgs/members/{boss.id}/edit")
     assert r.status_code == 403 and "只有管理员可以修改管理员账号" in text(r)
+
+
+@pytest.mark.parametrize("path", ["/orgs/members?org={}", "/orgs/new?parent={}", "/orgs/members/new?org={}"])
+def test_an_id_no_column_holds_in_a_query_string_is_not_found(tree, login_as, path):
+    """A number past any id (2**63, which the driver cannot even bind) is 404 in Chinese, not 500."""
+    client = login_as(tree.sec_c1)
+    for huge in (2**63, 10**30, 2**31):
+        r = client.get(path.format(huge))
+        assert r.status_code in (200, 404), (path, huge, r.status_code)
+        if r.status_code == 404:
+            assert "找不到该组织" in text(r)
