@@ -45,6 +45,24 @@ def cell_text(value) -> str:
     return str(value).replace("\u3000", " ").strip()
 
 
+# An .xlsx is a zip: a few MB can unpack to gigabytes of XML (a zip bomb) that openpyxl would
+# parse for many seconds. A sheet of the largest import allowed unpacks to a few MB.
+MAX_UNPACKED_BYTES = 64 * 1024**2
+
+
+def _unpacked_size(data: bytes) -> int:
+    """The total unpacked size an .xlsx (a zip) declares; 0 when it is not a zip (openpyxl then
+    says it is unreadable). A member whose declared size lies is caught by openpyxl's zip reader,
+    which stops at the declared size."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return 0
+
+
 def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
     """(Excel row number, cell values) of the first sheet's non-empty rows.
 
@@ -54,6 +72,8 @@ def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
     import openpyxl
 
     data = fileobj.read()
+    if _unpacked_size(data) > MAX_UNPACKED_BYTES:
+        raise SheetUnreadable("文件解压后过大，请只保留需要导入的工作表和数据后重新保存为 .xlsx。")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -247,3 +247,24 @@ def test_a_roster_cannot_make_a_fellow_secretary(tree, db):
         import_roster(tree.sec_c1, xlsx([("郑二", "13300000002", "桂花社区", "书记")]), PW)
     assert "由上级组织设立" in str(exc.value.problems)
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == before
+
+
+def test_a_zip_bomb_is_refused_before_it_is_parsed(tree, login_as, db):
+    """A valid roster whose sheet XML was padded to unpack to more than 64 MB (a few hundred KB
+    packed): refused at once, readably, before openpyxl spends seconds on it."""
+    import zipfile
+
+    before = user_count(db)
+    src = zipfile.ZipFile(xlsx([("郑一", "13300000001", "桂花第二支部", "党员")]))
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<sheetData>", b"<sheetData>" + b" " * (65 * 1024**2))
+            out.writestr(info.filename, data)
+    assert len(packed.getvalue()) < 1024**2
+    packed.seek(0)
+    r = upload(login_as(tree.admin), packed, filename="名单.xlsx")
+    assert r.status_code == 200 and "文件解压后过大" in r.get_data(as_text=True)
+    assert user_count(db) == before
