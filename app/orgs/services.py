@@ -70,6 +70,12 @@ def create_org(actor, *, name: str, kind: str, parent_id: int | None) -> Org:
         require_role(actor, "admin")
     else:
         require_manage_org(actor, parent)
+    sibling = db.session.scalar(sa.select(Org.id).where(
+        Org.parent_id.is_(None) if parent is None else Org.parent_id == parent.id, Org.name == name).limit(1))
+    if sibling is not None:
+        # imports name an org by its path: two of the same name under one parent could never be told apart
+        message = f"{parent.name if parent else '顶层'}下已有名为“{name}”的组织。"
+        raise Invalid(message, fields={"name": [message]})
     org = Org(name=name, kind=kind, parent_id=parent.id if parent else None,
               depth=(parent.depth + 1) if parent else 0)
     db.session.add(org)

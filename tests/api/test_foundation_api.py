@@ -329,3 +329,16 @@ def test_field_errors_read_in_chinese(app, tree, api_as):
     r = api.get("/api/v1/rules?limit=0")
     assert r.status_code == 422
     assert "须不小于 1" in r.get_json()["error"]["fields"]["limit"][0]
+
+
+def test_two_orgs_of_one_parent_never_share_a_name(tree, api_as, db):
+    """Imports name an org by its path; two 桂花第一支部 under 桂花社区 could never be told apart."""
+    from app.orgs.models import Org
+
+    api = api_as(tree.admin)
+    before = db.session.scalar(db.select(db.func.count(Org.id)))
+    r = api.post("/api/v1/orgs", json={"name": "桂花第一支部", "kind": "branch", "parent_id": tree.c1.id})
+    assert r.status_code == 422 and "已有名为“桂花第一支部”的组织" in error_of(r)["fields"]["name"][0]
+    assert db.session.scalar(db.select(db.func.count(Org.id))) == before
+    r = api.post("/api/v1/orgs", json={"name": "桂花第一支部", "kind": "branch", "parent_id": tree.c2.id})
+    assert r.status_code == 201  # the same name under another parent is fine
