@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, abort, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -16,7 +17,7 @@ from app.ids import MAX_ID
 from app.json_provider import JSONProvider
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app import sqlite_gate  # noqa: F401  (SQLite writers queue in the kernel, see the module)
-from app.xlsx import drop_characters_excel_cannot_hold
+from app.xlsx import CONTROL_CHARACTERS, drop_characters_excel_cannot_hold
 
 drop_characters_excel_cannot_hold()
 
@@ -33,6 +34,17 @@ CSP = (
 # all connections and processes, so this costs address space, not memory. SQLite caps the size
 # at its compile-time maximum (2 GiB in Debian's build); the rest of a larger file is read.
 SQLITE_MMAP_BYTES = 2 * 1024**3
+
+
+def _is_utf8_form(raw: bytes) -> bool:
+    """Whether an urlencoded body or query string decodes to UTF-8 text."""
+    if b"%" not in raw and raw.isascii():
+        return True
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @event.listens_for(Engine, "connect")
@@ -129,10 +141,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     templating.init_app(app)
 
     @app.before_request
-    def refuse_nul_characters():
-        """No text column stores a NUL character (PostgreSQL refuses it): 400 for a query or form value with one."""
+    def refuse_characters_no_text_holds():
+        """400 for a query or form value that no text column stores or shows: a NUL (PostgreSQL
+        refuses it), another control character but tab and line breaks (an .xlsx cannot hold
+        it), or bytes that are not UTF-8 (Werkzeug would keep them as "%FF" text)."""
+        if request.mimetype == "application/x-www-form-urlencoded" and not _is_utf8_form(request.get_data(cache=True)):
+            abort(400)
+        if not _is_utf8_form(request.query_string):
+            abort(400)
         for values in (request.args, request.form):
-            if any("\x00" in v for _key, vs in values.lists() for v in vs):
+            if any(CONTROL_CHARACTERS.search(v) for _key, vs in values.lists() for v in vs):
                 abort(400)
 
     @app.after_request

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
+
+# NUL and the C0 controls but tab, line feed and carriage return: no workbook holds them (the
+# same set as openpyxl's ILLEGAL_CHARACTERS_RE) and no text field takes them on input
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def drop_characters_excel_cannot_hold() -> None:

@@ -193,6 +193,35 @@ def test_nul_character_in_a_form_or_query_is_a_400_page(tree, client, login_as):
     assert "坏" not in page.get("/orgs/").get_data(as_text=True)
 
 
+def test_control_characters_and_bytes_that_are_not_utf8_are_a_400_page(tree, login_as, db):
+    """What no column or workbook holds: an escape or bell character (a reversal reason stored
+    with one broke every Excel export of that member), or bytes that are not UTF-8 (Werkzeug
+    kept them as the text "%FF%FE"). Tab and line breaks in a text area stay fine."""
+    from app.orgs.models import Org
+
+    page = login_as(tree.sec_c1)
+    before = db.session.scalar(db.select(db.func.count(Org.id)))
+    for body in ("name=%E5%9D%8F%1B%5B31m&kind=branch", "name=%FF%FE%C3%28&kind=branch", "name=x%07&kind=branch"):
+        r = page.post("/orgs/new", data=f"{body}&parent_id={tree.c1.id}".encode(),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 400 and "请求格式有误" in r.get_data(as_text=True), body
+    assert page.get("/orgs/members?q=%FF%FE").status_code == 400
+    assert page.get("/orgs/members?q=%1B").status_code == 400
+    assert db.session.scalar(db.select(db.func.count(Org.id))) == before
+    assert page.get("/orgs/members?q=%E5%BC%A0%09").status_code == 200  # 张 and a tab
+
+
+def test_control_characters_in_json_are_malformed(tree, api_as, db):
+    from app.points.models import LedgerEntry
+
+    before = db.session.scalar(db.select(db.func.count(LedgerEntry.id)))
+    r = api_as(tree.sec_c1).post("/api/v1/awards", json={"member_id": tree.m11.id, "rule_code": "x",
+                                                         "note": "x\x01\x07\x1b[31m"})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "malformed_json"
+    assert "\\x1b" in r.get_json()["error"]["message"] or "\\x01" in r.get_json()["error"]["message"]
+    assert db.session.scalar(db.select(db.func.count(LedgerEntry.id))) == before
+
+
 @pytest.mark.parametrize("target", ["https://evil.example/steal", "//evil.example/steal", "http:/evil.example",
                                     "javascript:alert(1)", "\\\\evil.example", "/\\evil.example",
                                     "/\t/evil.example", " //evil.example"])

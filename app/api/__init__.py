@@ -12,6 +12,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from app.errors import DomainError, Forbidden, Unauthorized, UnsupportedMediaType
 from app.ids import MAX_ID as MAX_INT  # the largest whole number any id or count column stores
 from app.timeutil import iso_local
+from app.xlsx import CONTROL_CHARACTERS
 
 
 def _chinese_field_messages() -> None:
@@ -144,7 +145,8 @@ def _static_defaults(schema: ma.Schema) -> bool:
 
 def _first_unencodable(data) -> str | None:
     """The first string in a decoded JSON body (keys included) that is not valid Unicode text
-    (a lone surrogate escape such as ``"\\ud800"``), shown escaped; None when all are."""
+    (a lone surrogate escape such as ``"\\ud800"``) or holds a control character no column or
+    workbook takes (but tab and line breaks), shown escaped; None when all are fine."""
     stack = [data]
     while stack:
         item = stack.pop()
@@ -153,7 +155,11 @@ def _first_unencodable(data) -> str | None:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-        elif isinstance(item, str) and not item.isascii():
+        elif isinstance(item, str):
+            if CONTROL_CHARACTERS.search(item.replace("\x00", "")):  # NUL: each field says why
+                return item[:40].encode("unicode_escape").decode("ascii")
+            if item.isascii():
+                continue
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
