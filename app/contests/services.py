@@ -169,7 +169,7 @@ def create_contest(actor, *, title, participant_type, scope_org_id, starts_on, e
         fields["categories"] = [_("请至少选择一个计分类别。")]
         chosen: list[str] = []
     else:
-        unknown = [str(c) for c in categories if c not in CATEGORIES]
+        unknown = [str(c)[:20] for c in categories if c not in CATEGORIES]  # echoed back: kept short
         if unknown:
             fields["categories"] = [_("未知的计分类别：%(names)s。可选：%(all)s。",
                                       names="、".join(unknown[:5]), all=", ".join(CATEGORIES))]
