@@ -72,7 +72,9 @@ def check_image(data: bytes) -> str:
             image.verify()
     except Invalid:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # Pillow refuses to open one past twice its pixel limit
+        raise _bad("照片尺寸过大，请压缩后再传。") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise _bad("照片文件已损坏或不是图片，请重新选择。") from None
     return kind
 

@@ -245,3 +245,19 @@ def test_stored_photo_drops_the_phones_metadata(tree, rules, login_as, db):
     served = member.get(f"/points/claims/{claim.id}/evidence")
     with Image.open(io.BytesIO(served.data)) as image:
         assert image.format == "JPEG" and dict(image.getexif()) == {}
+
+
+def test_a_photo_of_huge_dimensions_is_called_too_large(tree, rules, login_as, db):
+    """A tiny PNG that says 20000 x 20000 pixels: Pillow will not open it; the member reads that
+    it is too large, not that it is broken."""
+    import struct
+    import zlib
+
+    png = bytearray(photo())
+    assert png[12:16] == b"IHDR"
+    png[16:24] = struct.pack(">II", 20000, 20000)
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    r = login_as(tree.m11).post("/points/claims/new", data=claim_form(evidence=bytes(png)),
+                                content_type="multipart/form-data")
+    assert r.status_code == 422 and "照片尺寸过大" in r.get_data(as_text=True)
+    assert count(db, Claim) == 0
