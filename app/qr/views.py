@@ -283,8 +283,11 @@ def sheets():
     if request.method == "GET" and request.args.get("org", type=int):
         form.org_id.data = request.args.get("org", type=int)
     errors: list[str] = []
+    managed = {value for value, _label in _org_options()}  # the sheet's PDF is for these only
     if form.validate_on_submit():
         try:
+            if str(form.org_id.data) not in managed:
+                raise Invalid(_("该组织不在您的管理范围内。"), fields={"org_id": [_("该组织不在您的管理范围内。")]})
             made = services.ensure_member_targets(current_user, form.org_id.data) if form.create_missing.data else 0
         except DomainError as exc:
             errors = _place_errors(form, exc)
@@ -292,7 +295,7 @@ def sheets():
             if made:
                 flash(_("已为 %(n)d 名党员生成二维码。", n=made), "success")
             return redirect(url_for("qr.sheets", org=form.org_id.data, ready=1))
-    ready = request.args.get("ready") == "1" and form.org_id.data
+    ready = request.args.get("ready") == "1" and str(form.org_id.data) in managed
     return render_template("qr/sheets.html", form=form, errors=errors, ready_org=form.org_id.data if ready else None)
 
 

@@ -160,3 +160,16 @@ def test_done_when_a_printed_code_is_scanned_rated_followed_up_and_becomes_point
     assert result.exit_code == 0 and "新增 1 条" in result.output, result.output
     points = api_as(tree.m11).get(f"/api/v1/me/points?year={services.local_day().year}").json
     assert points["by_category"]["rating"] == 1.3  # (11 / 3 - 3) x 2
+
+
+def test_a_sheet_out_of_scope_is_never_called_ready(tree, login_as):
+    """Without "make missing codes" the form called any org's sheet ready, whose PDF then was 403."""
+    sec = login_as(tree.sec_c1)
+    for data in ({"org_id": str(tree.street.id)}, {"org_id": str(tree.b21.id)}):
+        r = sec.post("/qr-admin/sheets", data=data)
+        body = r.get_data(as_text=True)
+        assert r.status_code == 200 and "不在您的管理范围内" in body and ".pdf" not in body
+    body = sec.get(f"/qr-admin/sheets?org={tree.b21.id}&ready=1").get_data(as_text=True)
+    assert f"/qr-admin/sheets/{tree.b21.id}.pdf" not in body
+    r = sec.post("/qr-admin/sheets", data={"org_id": str(tree.b11.id)})
+    assert r.status_code == 302 and f"/qr-admin/sheets/{tree.b11.id}.pdf" in sec.get(r.headers["Location"]).get_data(as_text=True)
