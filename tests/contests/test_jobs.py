@@ -307,7 +307,10 @@ def test_two_scheduler_run_processes_catch_up_once_and_in_order(
         ContestSnapshot.contest_id == c.id).group_by(ContestSnapshot.period_key)).all()
     assert all(n == 1 for _key, n in keys), keys
     ticks = _tick_snapshots(c.id)
-    assert sorted(s.period_key for s in ticks) == sorted(k for k, _s in by_job["rollup"])
+    # The first tick computes; a later one (the run crossed a 10-minute boundary) that found
+    # nothing new since it writes no copy and moves the latest snapshot's time instead.
+    run_keys, tick_keys = sorted(k for k, _s in by_job["rollup"]), {s.period_key for s in ticks}
+    assert run_keys[0] in tick_keys and tick_keys <= set(run_keys), (run_keys, tick_keys)
     assert all(_standing_count(s.id) == 8 for s in ticks)
     month = rollup.find_snapshot(c.id, f"month:{month_start:%Y-%m}")
     assert month is not None and month.published
