@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 import marshmallow as ma
-from flask import url_for
+from flask import request, url_for
 
 from app.api import JsonBoolean, LocalTime, Schema, current_api_user, make_blueprint, page_args, token_required
 from app.points import services
@@ -250,8 +250,11 @@ def submit_claim(data):
 
     Answers ``status: "pending"``, or ``"approved"`` with ``entry_id`` for a rule that needs no
     approval (granted at once, through the caps). Unknown rule: 404 ``rule_not_found``.
+    An ``Idempotency-Key`` header (up to 64 visible ASCII characters) makes a retry safe: the
+    same key again answers the claim it made.
     """
-    claim = services.submit_claim(current_api_user(), **data)
+    claim = services.submit_claim(current_api_user(), **data,
+                                  submission_key=request.headers.get("Idempotency-Key"))
     return claim_payloads([services.get_claim(claim.id)])[0]
 
 

@@ -19,6 +19,7 @@ class ClaimForm(FlaskForm):
     occurred_on = StringField(_l("发生日期"))
     note = TextAreaField(_l("情况说明"), validators=[Length(max=NOTE_MAX, message=_l("说明不超过500字。"))])
     evidence = FileField(_l("照片凭证"))
+    submission = HiddenField()  # one-time key per form shown: a second tap files nothing (services.submit_claim)
 
 
 class ReasonForm(FlaskForm):

@@ -82,6 +82,9 @@ class Claim(db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     reject_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    # the claim form's one-time key (or an API client's Idempotency-Key): a second tap on a
+    # slow connection finds the claim the first one made instead of filing it twice
+    submission_key: Mapped[str | None] = mapped_column(sa.String(64))
 
     member: Mapped[User] = relationship(foreign_keys=[member_id])
     reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
@@ -89,6 +92,7 @@ class Claim(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+        sa.Index("ux_claims_member_submission", "member_id", "submission_key", unique=True),
     )
 
 

@@ -427,11 +427,28 @@ def _grant_claim_entry(claim_id: int, rule: Rule, member_id: int, day: date, not
     )
 
 
-def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: bytes | None = None) -> Claim:
+SUBMISSION_KEY_MAX = 64
+
+
+def _claim_by_submission(member_id: int, key: str | None) -> Claim | None:
+    if not key:
+        return None
+    return db.session.scalar(sa.select(Claim).where(Claim.member_id == member_id, Claim.submission_key == key))
+
+
+def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: bytes | None = None,
+                 submission_key: str | None = None) -> Claim:
     """A member's claim (申报). Pending for review, or granted at once when the rule needs no approval.
 
     ``evidence`` is the raw bytes of an uploaded photo (JPEG/PNG up to 5 MB, checked by content).
+    ``submission_key`` identifies one submission (the form's one-time key, an API client's
+    Idempotency-Key): the same key again returns the claim it made, whatever else is sent.
     """
+    key = submission_key.strip() if isinstance(submission_key, str) else None
+    if key and (len(key) > SUBMISSION_KEY_MAX or not key.isascii() or not key.isprintable()):
+        raise Invalid("提交标识无效。", fields={"submission_key": [f"须为不超过{SUBMISSION_KEY_MAX}个字符的可见 ASCII 文本。"]})
+    if (earlier := _claim_by_submission(actor.id, key)) is not None:
+        return earlier
     rule = find_active_rule(rule_code)
     fields: dict[str, list[str]] = {}
     if rule.category not in CLAIMABLE_CATEGORIES:
@@ -463,7 +480,8 @@ def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: byt
     def work() -> Claim:
         claim = Claim(member_id=member_id, rule_id=rule.id, occurred_on=day, note=note,
                       evidence_path=stored.path if stored else None,
-                      evidence_mime=stored.mime if stored else None, status="pending")
+                      evidence_mime=stored.mime if stored else None, status="pending",
+                      submission_key=key or None)
         if not rule.needs_approval:
             claim.status, claim.reviewed_at = "approved", now
         db.session.add(claim)
@@ -474,6 +492,11 @@ def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: byt
 
     try:
         return run_atomic(work)
+    except IntegrityError:
+        evidence_store.discard(stored)
+        if (earlier := _claim_by_submission(member_id, key)) is not None:  # the first tap won the race
+            return earlier
+        raise
     except Exception:
         evidence_store.discard(stored)
         raise

@@ -1,6 +1,8 @@
 """Pages: claims, the review queue, awards and deductions, reversals, the rule catalogue."""
 from __future__ import annotations
 
+import secrets
+
 from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
@@ -72,6 +74,8 @@ def claim_new():
     errors: dict = {}
     if request.method == "GET" and not form.occurred_on.data:
         form.occurred_on.data = services.local_today().isoformat()
+    if request.method == "GET":
+        form.submission.data = secrets.token_urlsafe(16)
     if form.validate_on_submit():
         upload = request.files.get("evidence")
         data = None
@@ -80,7 +84,7 @@ def claim_new():
         try:
             claim = services.submit_claim(current_user, rule_code=form.rule_code.data,
                                           occurred_on=form.occurred_on.data, note=form.note.data or "",
-                                          evidence=data)
+                                          evidence=data, submission_key=form.submission.data or None)
         except Invalid as exc:
             errors = _field_errors(exc)
             flash(exc.message, "error")

@@ -261,3 +261,22 @@ def test_a_photo_of_huge_dimensions_is_called_too_large(tree, rules, login_as, d
                                 content_type="multipart/form-data")
     assert r.status_code == 422 and "照片尺寸过大" in r.get_data(as_text=True)
     assert count(db, Claim) == 0
+
+
+def test_a_second_tap_on_the_claim_form_files_nothing(tree, rules, login_as, db):
+    """The form carries a one-time key: the same form posted twice (a double tap on slow 4G, or
+    the back button) makes one claim and stores one photo; a freshly opened form makes another."""
+    import re
+
+    page = login_as(tree.m11)
+    key = re.search(r'name="submission"[^>]*value="([^"]+)"', page.get("/points/claims/new").get_data(as_text=True))
+    assert key and len(key.group(1)) >= 16
+    for _ in range(2):
+        r = page.post("/points/claims/new", data={**claim_form(evidence=photo()), "submission": key.group(1)},
+                      content_type="multipart/form-data")
+        assert r.status_code == 302
+    assert count(db, Claim) == 1
+    other = re.search(r'name="submission"[^>]*value="([^"]+)"', page.get("/points/claims/new").get_data(as_text=True))
+    assert other.group(1) != key.group(1)
+    page.post("/points/claims/new", data={**claim_form(), "submission": other.group(1)})
+    assert count(db, Claim) == 2
