@@ -1,7 +1,7 @@
 """Pages: the public rating page and code images, and the secretaries' QR pages (/qr-admin)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -360,7 +360,8 @@ def followup_page(followup_id: int):
         else:
             flash(_("整改已办结。"), "success")
             return redirect(url_for("qr.followup_page", followup_id=followup_id))
-    elif followup.closed_at is not None and request.method == "POST":
-        abort(409)
+    elif followup.closed_at is not None and request.method == "POST":  # a second tap, or an old tab
+        flash(_("该整改事项已办结。"), "info")
+        return redirect(url_for("qr.followup_page", followup_id=followup_id))
     return render_template("qr/followup.html", f=followup, form=form, errors=errors,
                            overdue=services.is_overdue(followup))

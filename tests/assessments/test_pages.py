@@ -184,3 +184,16 @@ def test_a_title_that_names_its_year_says_it_once(tree, login_as, db):
     assert "关于2026年度社区党建考核结果的通报" in page(c.get(f"/assessments/{plain.id}/notice"))
     pdf = c.get(f"/assessments/{named.id}/notice.pdf")
     assert "2026年度社区党建考核-通报.pdf" in unquote(pdf.headers["Content-Disposition"])
+
+
+def test_removing_a_unit_from_a_published_assessment_says_why(tree, login_as, assessment, db):
+    from app.assessments import services
+    from app.assessments.models import AssessmentUnit
+
+    services.save_unit(tree.admin, assessment.id, tree.c1.id, {"base": 95, "party_building": 300, "unit_class": "社区"})
+    services.publish(tree.admin, assessment.id)
+    r = login_as(tree.admin).post(f"/assessments/{assessment.id}/units/{tree.c1.id}/delete", follow_redirects=True)
+    body = r.get_data(as_text=True)
+    assert "已发布，不能再修改" in body and "操作与当前状态冲突" not in body
+    assert db.session.scalar(db.select(db.func.count(AssessmentUnit.org_id)).where(
+        AssessmentUnit.assessment_id == assessment.id)) == 1
