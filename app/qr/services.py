@@ -16,8 +16,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased, joinedload, make_transient_to_detached, selectinload
 
 from app.auth.models import User
-from app.auth.scope import org_scope_clause, require_manage_org, require_role
-from app.errors import Conflict, Invalid, NotFound
+from app.auth.scope import can_manage_org, org_scope_clause, require_manage_org, require_role
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.orgs.models import Org, utcnow
 from app.qr import tokens
@@ -167,7 +167,9 @@ def create_target(actor, subject_type: str, subject_id, label: str | None = "") 
     """A new code for a member, an org or a service post in the actor's scope."""
     require_role(actor, *MANAGERS)
     subject, org = _subject(subject_type, subject_id)
-    require_manage_org(actor, org)
+    if not can_manage_org(actor, org):
+        raise Forbidden({"member": "该党员不在您的管理范围内。", "post": "该服务岗不在您的管理范围内。"}.get(
+            subject_type, "该组织不在您的管理范围内。"), code="out_of_scope")
     label = _clean_text(label, 100, "label", _("名称"))
     target = _new_target(actor, subject_type, subject, label)
     db.session.commit()

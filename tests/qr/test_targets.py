@@ -64,6 +64,8 @@ def test_only_secretaries_in_scope_make_codes(tree, api_as, who, status):
     assert r.status_code == status, r.json
     if status == 403:
         assert r.json["error"]["code"] in ("out_of_scope", "forbidden_role")
+    if who == "sec_c2":  # it names what is out of scope: the member
+        assert r.json["error"]["message"] == "该党员不在您的管理范围内。"
 
 
 @pytest.mark.parametrize("payload, status, field", [
