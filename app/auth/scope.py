@@ -19,6 +19,12 @@ def can_manage_org(user, org: Org) -> bool:
     return False
 
 
+def is_fellow_secretary(user, org_id: int, role: str) -> bool:
+    """Would a ``role`` account in org ``org_id`` be a secretary of ``user``'s own org, while
+    ``user`` is a secretary? Such accounts and their points are for the level above."""
+    return user.role == "secretary" and role == "secretary" and org_id == user.org_id
+
+
 def can_view_org(user, org: Org) -> bool:
     """Managers see their subtree; everybody sees the orgs on their own path."""
     return can_manage_org(user, org) or org.id in user.org.ancestor_ids

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import User, hash_password
-from app.auth.scope import require_role
+from app.auth.scope import is_fellow_secretary, require_role
 from app.errors import Invalid
 from app.extensions import db
 from app.orgs.models import Org
@@ -207,7 +207,7 @@ def import_roster(actor, fileobj, initial_password: str) -> list[User]:
         org, reason = matcher.find(row.org_text)
         if org is None:
             report(reason)
-        elif role == "secretary" and actor.role == "secretary" and org.id == actor.org_id:
+        elif is_fellow_secretary(actor, org.id, role):
             report("同一组织书记的账号由上级组织设立，不能导入为本组织的书记。")
 
         if not bad:

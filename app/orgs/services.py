@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth.models import ROLES, User, hash_password
 from app.auth.scope import (
     can_manage_org,
+    is_fellow_secretary,
     org_scope_clause,
     require_manage_org,
     require_role,
@@ -161,7 +162,7 @@ def check_member_scope(actor, org: Org, role: str) -> None:
     require_manage_org(actor, org)
     if role == "admin" and actor.role != "admin":
         raise Forbidden("只有管理员可以设立管理员账号。", code="forbidden_role")
-    if role == "secretary" and actor.role == "secretary" and org.id == actor.org_id:
+    if is_fellow_secretary(actor, org.id, role):
         raise Forbidden("同一组织书记的账号由上级组织设立。", code="next_level_up")
 
 
@@ -219,7 +220,7 @@ def can_manage_account(actor, member: User) -> bool:
         return False
     if actor.role == "admin" or member.id == actor.id:
         return True
-    return member.role == "member" or (member.role == "secretary" and member.org_id != actor.org_id)
+    return member.role != "admin" and not is_fellow_secretary(actor, member.org_id, member.role)
 
 
 def require_manage_account(actor, member: User) -> None:
@@ -328,12 +329,9 @@ def scope_tree(actor) -> list[TreeNode]:
 
 def edit_member(actor, member_id: int, *, name: str | None = None, role: str | None = None,
                 org_id: int | None = None, active: bool | None = None, password: str | None = None) -> User:
-    """The edit page's change: only what differs is passed on to ``update_member``.
-
-    A secretary may not touch an admin's account, even one placed inside their subtree.
-    """
+    """The edit page's change: only what differs is passed on to ``update_member`` (which keeps
+    a secretary off an admin's account, even one placed inside their subtree)."""
     member = get_user(member_id)
-    require_manage_account(actor, member)
     return update_member(
         actor, member_id,
         name=name,

@@ -206,9 +206,8 @@ def edit_member(member_id: int):
     errors: list[str] = []
     if form.validate_on_submit():
         try:
-            if is_self:
-                services.edit_member(current_user, member.id, name=form.name.data, role=member.role,
-                                     org_id=member.org_id, active=member.active)
+            if is_self:  # the other fields are off the form: edit_member passes on what differs
+                services.edit_member(current_user, member.id, name=form.name.data)
             else:
                 services.edit_member(current_user, member.id, name=form.name.data, role=form.role.data,
                                      org_id=form.org_id.data, active=form.active.data,

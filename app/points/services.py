@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.auth.models import User
-from app.auth.scope import can_manage_org, can_view_org, org_scope_clause, require_role
+from app.auth.scope import can_manage_org, can_view_org, is_fellow_secretary, org_scope_clause, require_role
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.orgs.models import Org
@@ -380,7 +380,7 @@ def can_decide_for_member(actor, member: User) -> bool:
         return True
     if member.role == "admin":
         return False
-    if member.role == "secretary" and member.org_id == actor.org_id:
+    if is_fellow_secretary(actor, member.org_id, member.role):
         return False
     return can_manage_org(actor, member.org)
 
