@@ -279,11 +279,12 @@ def sheets():
     """Print a whole branch: codes for every member (made where missing), the org and its posts."""
     _managers_only()
     form = SheetForm()
-    form.org_id.choices = as_choices(_org_options())
+    options = _org_options()
+    form.org_id.choices = as_choices(options)
     if request.method == "GET" and request.args.get("org", type=int):
         form.org_id.data = request.args.get("org", type=int)
     errors: list[str] = []
-    managed = {value for value, _label in _org_options()}  # the sheet's PDF is for these only
+    managed = {value for value, _label in options}  # the sheet's PDF is for these only
     if form.validate_on_submit():
         try:
             if str(form.org_id.data) not in managed:
