@@ -82,14 +82,17 @@ def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # the values Excel saved, and (to tell a formula without one from an empty cell) the formulas
             workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception:  # openpyxl raises many kinds on a file that is not an xlsx
         raise SheetUnreadable("文件无法读取：请上传 Excel 的 .xlsx 文件（旧版 .xls 或 WPS 文件请先另存为 .xlsx）。")
     try:
         if not workbook.worksheets:
             raise SheetUnreadable("文件中没有工作表。")
         rows = []
-        for cells in workbook.worksheets[0].iter_rows():
+        for cells, written in zip(workbook.worksheets[0].iter_rows(), formulas.worksheets[0].iter_rows()):
+            _refuse_formulas_without_values(cells, written)
             values = tuple(c.value for c in cells)
             if not any(cell_text(v) for v in values):
                 continue
@@ -104,3 +107,19 @@ def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
         raise SheetUnreadable("文件内容无法读取，请用 Excel 另存为 .xlsx 后重试。")
     finally:
         workbook.close()
+        formulas.close()
+
+
+def _refuse_formulas_without_values(cells, written) -> None:
+    """A formula cell whose file holds no computed value would read as empty, and an empty score
+    or name is not what the sheet shows: say which cell, and how to get its value saved.
+
+    Excel and WPS save each formula's value; sheets written by programs often do not.
+    """
+    from openpyxl.utils import get_column_letter
+
+    for cell, source in zip(cells, written):
+        if cell.value is None and isinstance(source.value, str) and source.value.startswith("="):
+            where = f"{get_column_letter(source.column)}{source.row}"
+            raise SheetUnreadable(f"单元格 {where} 是公式，但文件里没有保存它的计算结果：请用 Excel 或 WPS "
+                                  "打开并保存一次后再导入，或把公式改为数值。")

@@ -1,6 +1,7 @@
 """Member roster import from Excel (.xlsx): every row good, or nothing imported."""
 from __future__ import annotations
 
+import datetime
 import io
 import re
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ ROLE_WORDS = {
     "管理员": "admin", "admin": "admin",
 }
 PATH_SPLIT = re.compile(r"\s*[/／>＞]\s*")
+# what _phone gives for a phone cell Excel stored as a date or time (never a valid phone)
+DATE_CELL = "\x00date"
 
 
 class RosterError(Invalid):
@@ -59,6 +62,9 @@ _text = cell_text
 
 
 def _phone(value) -> str:
+    if isinstance(value, (datetime.date, datetime.time)):
+        # Excel turned the typed number into a date: its digits are not the phone number typed
+        return DATE_CELL
     text = re.sub(r"[\s\-]", "", _text(value))
     if text.startswith("+86"):
         text = text[3:]
@@ -189,13 +195,15 @@ def import_roster(actor, fileobj, initial_password: str) -> list[User]:
 
         if not row.phone:
             report("缺少手机号。")
+        elif row.phone == DATE_CELL:
+            report("手机号被 Excel 存成了日期：请把“手机号”列设为文本格式，重新填写号码后再导入。")
         elif not PHONE_RE.match(row.phone):
             report(f"手机号“{row.phone}”不是有效的11位手机号码。")
         elif row.phone in seen_phones:
             report(f"手机号 {row.phone} 在表中重复：第{seen_phones[row.phone]}行和第{row.number}行。")
         elif row.phone in registered:
             report(f"手机号 {row.phone} 已注册，不能重复导入。")
-        if row.phone and row.phone not in seen_phones:
+        if row.phone and row.phone != DATE_CELL and row.phone not in seen_phones:
             seen_phones[row.phone] = row.number
 
         role = ROLE_WORDS.get(row.role_text.lower())

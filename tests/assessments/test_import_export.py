@@ -168,3 +168,14 @@ def test_export_opens_with_openpyxl(tree, login_as, assessment, make_org):
     talks = [row[2].value for row in wb["约谈名单"].iter_rows(min_row=2)]
     assert "街道11" in talks and "街道1" not in talks
     assert all(row[4].number_format == "0.00" for row in wb["约谈名单"].iter_rows(min_row=2))
+
+
+def test_a_total_formula_without_a_saved_value_is_named(tree, login_as, assessment, db):
+    """A 党建总分 of =SUM(...) from a generated sheet has no value in the file: reading it as
+    empty would take the departments' scores instead of what the sheet shows; the cell is named."""
+    c = login_as(tree.admin)
+    f = xlsx([["桂花社区", "社区", 92, 90, 88, 87.5, 87, "=SUM(D2:G2)", None, None, None, None, "否", "否"]])
+    r = upload(c, assessment, f)
+    assert r.status_code == 422
+    assert "单元格 H2 是公式，但文件里没有保存它的计算结果" in r.get_data(as_text=True)
+    assert units(db) == {}

@@ -268,3 +268,58 @@ def test_a_zip_bomb_is_refused_before_it_is_parsed(tree, login_as, db):
     r = upload(login_as(tree.admin), packed, filename="名单.xlsx")
     assert r.status_code == 200 and "文件解压后过大" in r.get_data(as_text=True)
     assert user_count(db) == before
+
+
+def test_a_phone_excel_stored_as_a_date_says_so(tree, db):
+    """A number typed into a date-formatted column comes back as a date, not as its digits."""
+    import datetime
+
+    before = user_count(db)
+    problems = problems_of(tree.admin, xlsx([("好人", "13200000031", "桂花第一支部"),
+                                             ("日期", datetime.datetime(2026, 1, 1), "桂花第一支部")]))
+    assert problems == [(3, "手机号被 Excel 存成了日期：请把“手机号”列设为文本格式，重新填写号码后再导入。")]
+    assert user_count(db) == before
+
+
+def test_a_formula_without_a_saved_value_is_named_not_read_as_empty(tree, login_as, db):
+    """Sheets written by programs keep formulas without their values: an empty name or phone is
+    not what the sheet shows, so the cell is named; a formula Excel saved a value for imports."""
+    before = user_count(db)
+    r = upload(login_as(tree.admin), xlsx([("好人", "13200000041", "桂花第一支部"),
+                                           ('=CONCAT("张","三")', "13200000042", "桂花第一支部")]))
+    body = r.get_data(as_text=True)
+    assert "单元格 A3 是公式，但文件里没有保存它的计算结果" in body
+    assert user_count(db) == before
+
+    # the same sheet as Excel saves it: the formula with its value
+    data = xlsx([("好人", "13200000041", "桂花第一支部"), ("张三", "13200000042", "桂花第一支部")])
+    data = _with_cached_formula(data, "A3", 'CONCAT("张","三")')
+    from app.orgs.roster import import_roster
+
+    assert {u.name for u in import_roster(tree.admin, data, PW)} == {"好人", "张三"}
+
+
+def _with_cached_formula(data: io.BytesIO, ref: str, formula: str) -> io.BytesIO:
+    """Rewrite a text cell of an openpyxl-written sheet as a formula whose value is that text,
+    the way Excel stores it (<f> and a cached <v>)."""
+    import re
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(data) as src, zipfile.ZipFile(out, "w") as dst:
+        strings = src.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in src.namelist() else ""
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                text = body.decode()
+                cell = re.search(rf'<c r="{ref}"[^>]*t="(s|inlineStr)"[^>]*>(.*?)</c>', text)
+                if cell.group(1) == "s":
+                    index = int(re.search(r"<v>(\d+)</v>", cell.group(2)).group(1))
+                    value = re.findall(r"<t[^>]*>(.*?)</t>", strings)[index]
+                else:
+                    value = re.search(r"<t[^>]*>(.*?)</t>", cell.group(2)).group(1)
+                text = text.replace(cell.group(0), f'<c r="{ref}" t="str"><f>{formula}</f><v>{value}</v></c>')
+                body = text.encode()
+            dst.writestr(info, body)
+    out.seek(0)
+    return out
