@@ -13,7 +13,7 @@ so the database does all the work and memory does not grow with the number of pa
 
 Scores are exact integers until they are stored: sums of points become tenths (the index's
 ``tenths_of``), a score is kept in hundredths (per capita = total / active members in the
-participant org's subtree, rounded half away from zero to 0.01), and the rank is computed on
+participant org's subtree, rounded half away from zero to one decimal), and the rank is computed on
 those integers, so SQLite (floats) and PostgreSQL (numerics) tie and rank identically.
 
 Who takes part: ``member`` contests rank every active member or secretary whose org lies in the
@@ -134,11 +134,13 @@ def _member_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
 
 
 def _per_capita(t10, n) -> sa.ColumnElement:
-    """Hundredths of ``t10 / 10 / n``, rounded half away from zero; 0 without members."""
+    """Hundredths of ``t10 / 10 / n`` rounded half away from zero to one decimal (points have
+    at most one, and a rank follows the score shown: 3.33 and 3.34 both show 3.3 and tie);
+    0 without members."""
     return sa.case(
         (n == _int(0), _int(0)),
-        (t10 >= _int(0), (t10 * _int(20) + n) // (_int(2) * n)),
-        else_=_int(0) - ((_int(0) - t10 * _int(20) + n) // (_int(2) * n)),
+        (t10 >= _int(0), (t10 * _int(2) + n) // (_int(2) * n) * _int(10)),
+        else_=_int(0) - ((_int(0) - t10 * _int(2) + n) // (_int(2) * n) * _int(10)),
     )
 
 

@@ -62,7 +62,7 @@ class Race:
     ======  =====================================  =====  ==========
     b11     张三 study 10, 陈支书 service 5,        18     9.00
             org service 3
-    b12     李四 study 6, org study 4               10     3.33
+    b12     李四 study 6, org study 4               10     3.3 (3.33 to one decimal)
     b13     member study 7.5 + service 2.5          10     10.00
     b14     org service 9                           9      9.00
     ======  =====================================  =====  ==========

@@ -29,8 +29,23 @@ def test_branch_per_capita_divides_by_active_members(race, make_contest):
         race.b13.id: (1, D("10.00"), None),
         race.b11.id: (2, D("9.00"), None),
         race.b14.id: (2, D("9.00"), None),
-        race.b12.id: (4, D("3.33"), None),  # 10 / 3 active members (the inactive one does not count)
+        race.b12.id: (4, D("3.30"), None),  # 10 / 3 active members (the inactive one does not count)
     }
+
+
+def test_per_capita_has_one_decimal_and_ranks_on_it(race, make_contest, add_points):
+    """Points have at most one decimal: 10 / 3 shows 3.3 and ties with a branch on 3.3 exactly,
+    as the board shows them (at hundredths 3.33 would have beaten 3.30)."""
+    add_points("3.3", "study", member=race.m14)
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study"], scoring="per_capita")
+    assert board(c.id) == {
+        race.b13.id: (1, D("7.50"), None),
+        race.b11.id: (2, D("5.00"), None),
+        race.b12.id: (3, D("3.30"), None),  # (6 + 4) / 3
+        race.b14.id: (3, D("3.30"), None),  # 3.3 / 1
+    }
+    for row in board(c.id).values():
+        assert row[1] == row[1].quantize(D("0.1"))
 
 
 def test_member_contest_ranks_active_members_and_per_capita_equals_total(race, make_contest):
