@@ -45,7 +45,7 @@ def test_reads_run_in_autocommit_and_the_next_write_in_a_transaction(tree, db, a
     assert r.status_code == 201, r.get_json()
     inserts = [auto for auto, verb in autocommit_log if verb == "INSERT"]
     assert inserts and not any(inserts)
-    assert member.get("/api/v1/claims?limit=5").get_json()["total"] == 1
+    assert member.get("/api/v1/me/claims?limit=5").get_json()["total"] == 1
 
 
 def test_own_points_read_the_path_marks_with_the_user(tree, db, api_as, login_as, make_org, make_user,

@@ -6,7 +6,9 @@ from decimal import Decimal, InvalidOperation
 import marshmallow as ma
 from flask import request, url_for
 
-from app.api import JsonBoolean, LocalTime, Schema, current_api_user, make_blueprint, page_args, token_required
+from app.api import (JsonBoolean, LocalTime, Schema, current_api_user, error_responses, make_blueprint, page_args,
+                     token_required)
+from app.errors import Forbidden
 from app.points import services
 from app.points.ledger import quantize
 from app.points.models import CATEGORIES, CLAIM_STATUSES
@@ -215,8 +217,11 @@ class ClaimList(Schema):
     total = ma.fields.Integer()
 
 
-class ClaimArgs(page_args()):
+class MyClaimArgs(page_args()):
     status = ma.fields.String(validate=ma.validate.OneOf(CLAIM_STATUSES))
+
+
+class ClaimArgs(MyClaimArgs):
     mine = ma.fields.Boolean(load_default=False)
 
 
@@ -262,17 +267,33 @@ def submit_claim(data):
 @token_required()
 @blp.arguments(ClaimArgs, location="query")
 @blp.response(200, ClaimList)
+@error_responses(blp, 403)
 def list_claims(args):
     """Secretaries and admins: claims they may decide, oldest first (never their own).
 
-    Members, or anyone with ``mine=true``: their own claims, newest first.
+    With ``mine=true`` (anyone): the caller's own claims, newest first, as ``/me/claims``. A
+    member without it is 403 ``forbidden_role``: the review queue is not theirs.
     """
     user = current_api_user()
-    page = {"status": args.get("status"), "limit": args["limit"], "offset": args["offset"]}
-    if args["mine"] or user.role == "member":
-        items, total = services.my_claims(user, **page)
-    else:
-        items, total = services.review_queue(user, **page)
+    if args["mine"]:
+        return _my_claims(user, args)
+    if user.role == "member":
+        raise Forbidden("审核列表仅限书记和管理员；查看本人的申报请用 /api/v1/me/claims。", code="forbidden_role")
+    items, total = services.review_queue(user, status=args.get("status"), limit=args["limit"], offset=args["offset"])
+    return {"items": claim_payloads(items), "total": total}
+
+
+@blp.route("/me/claims", methods=["GET"])
+@token_required()
+@blp.arguments(MyClaimArgs, location="query")
+@blp.response(200, ClaimList)
+def my_claims(args):
+    """The caller's own claims, newest first (``?status=`` to filter)."""
+    return _my_claims(current_api_user(), args)
+
+
+def _my_claims(user, args) -> dict:
+    items, total = services.my_claims(user, status=args.get("status"), limit=args["limit"], offset=args["offset"])
     return {"items": claim_payloads(items), "total": total}
 
 

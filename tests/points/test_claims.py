@@ -78,7 +78,7 @@ def test_member_submits_and_secretary_approves(tree, rules, api_as, db):
     again = api_as(tree.sec_c1).post(f"/api/v1/claims/{body['id']}/approve")
     assert again.status_code == 409 and error_of(again)["code"] == "already_decided"
     assert count(db, LedgerEntry) == 1
-    mine = api_as(tree.m11).get("/api/v1/claims").get_json()["items"]
+    mine = api_as(tree.m11).get("/api/v1/me/claims").get_json()["items"]
     assert mine[0]["status"] == "approved" and mine[0]["entry_id"] == entry["id"]
 
 
@@ -93,8 +93,17 @@ def test_queue_is_scoped_and_oldest_first(tree, rules, api_as):
     assert ids(tree.admin) == [first, second, other]
     page = api_as(tree.admin).get("/api/v1/claims?status=pending&limit=1&offset=1").get_json()
     assert page["total"] == 3 and [c["id"] for c in page["items"]] == [second]
-    # a member's list is their own claims only
-    assert [c["id"] for c in api_as(tree.m11).get("/api/v1/claims").get_json()["items"]] == [second]
+    # a member's list is their own claims only; the review queue is not theirs
+    member = api_as(tree.m11)
+    assert [c["id"] for c in member.get("/api/v1/me/claims").get_json()["items"]] == [second]
+    assert [c["id"] for c in member.get("/api/v1/claims?mine=true").get_json()["items"]] == [second]
+    for path in ("/api/v1/claims?status=pending", "/api/v1/claims"):
+        r = member.get(path)
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden_role", path
+    # a secretary's own claims, newest first, and the status filter
+    own = submit(api_as(tree.sec_b11)).get_json()["id"]
+    assert [c["id"] for c in api_as(tree.sec_b11).get("/api/v1/me/claims?status=pending").get_json()["items"]] == [own]
+    assert api_as(tree.sec_b11).get("/api/v1/me/claims?status=approved").get_json() == {"items": [], "total": 0}
 
 
 def test_nobody_approves_their_own_claim(tree, rules, api_as, db):
