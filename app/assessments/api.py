@@ -164,7 +164,10 @@ class AssessmentResultList(Schema):
     status = ma.fields.String()
 
 
-class AssessmentResultArgs(page_args(default_limit=500, max_limit=1000)):
+UnitPageArgs = page_args(default_limit=500, max_limit=1000)
+
+
+class AssessmentResultArgs(UnitPageArgs):
     unit_class = ma.fields.String(load_default=None)
 
 
@@ -278,11 +281,16 @@ def reopen(assessment_id):
 
 @blp.route("/assessments/<int:assessment_id>/units", methods=["GET"])
 @token_required("admin")
+@blp.arguments(UnitPageArgs, location="query")
 @blp.response(200, AssessmentUnitList)
-def list_units(assessment_id):
-    """The entered units with their scores and items."""
+def list_units(args, assessment_id):
+    """The entered units with their scores and items (``?limit=&offset=``)."""
     units = services.list_units(current_api_user(), assessment_id)
-    return {"items": [unit_payload(u) for u in units], "total": len(units)}
+    return {"items": [unit_payload(u) for u in _page(units, args)], "total": len(units)}
+
+
+def _page(rows: list, args) -> list:
+    return rows[args["offset"]:args["offset"] + args["limit"]]
 
 
 @blp.route("/assessments/<int:assessment_id>/units/<int:org_id>", methods=["PUT"])
@@ -290,7 +298,7 @@ def list_units(assessment_id):
 @blp.arguments(AssessmentUnitIn)
 @blp.response(200, AssessmentUnitOut)
 def put_unit(data, assessment_id, org_id):
-    """Enter or replace one unit's scores; 422 on bad input or an unknown org (nothing changes)."""
+    """Enter or replace one unit's scores; 404 for an unknown org, 422 on bad input (nothing changes)."""
     return unit_payload(services.save_unit(current_api_user(), assessment_id, org_id, data))
 
 
@@ -320,18 +328,18 @@ def results(args, assessment_id):
     a, rows = services.results(current_api_user(), assessment_id)
     if args["unit_class"]:
         rows = [r for r in rows if r.unit_class == args["unit_class"]]
-    page = rows[args["offset"]:args["offset"] + args["limit"]]
-    return {"items": [result_payload(r) for r in page], "total": len(rows), "status": a.status}
+    return {"items": [result_payload(r) for r in _page(rows, args)], "total": len(rows), "status": a.status}
 
 
 @blp.route("/assessments/<int:assessment_id>/units/<int:org_id>/members", methods=["GET"])
 @token_required("admin")
+@blp.arguments(page_args(default_limit=500, max_limit=5000), location="query")
 @blp.response(200, AssessmentMemberList)
-def direct_link(assessment_id, org_id):
-    """The direct link: each member's index x the unit's coefficient."""
+def direct_link(args, assessment_id, org_id):
+    """The direct link: each member's index x the unit's coefficient (``?limit=&offset=``)."""
     _a, result, rows, available = services.direct_link(current_api_user(), assessment_id, org_id)
     return {
         "items": [{"member_id": p.member_id, "name": p.name, "org_name": p.org_name, "index": p.index,
-                   "coefficient": p.coefficient, "performance": p.performance} for p in rows],
+                   "coefficient": p.coefficient, "performance": p.performance} for p in _page(rows, args)],
         "total": len(rows), "index_available": available,
     }

@@ -540,13 +540,13 @@ def _store(a: Assessment, org: Org, data: UnitData, actor) -> AssessmentUnit:
 
 
 def save_unit(actor, assessment_id: int, org_id, data: dict) -> AssessmentUnit:
-    """Enter or replace one unit's scores. 422 on bad input or an unknown org (nothing changes)."""
+    """Enter or replace one unit's scores. 404 for an unknown org, 422 on bad input (nothing changes)."""
     a = get_assessment(actor, assessment_id)
     _require_draft(a)
     org = get_by_id(Org, org_id)
-    clean, errors = validate_unit(a, data)
     if org is None:
-        errors.add("org_id", "找不到该单位（组织）。")
+        raise NotFound("找不到该单位（组织）。", code="org_not_found")
+    clean, errors = validate_unit(a, data)
     errors.raise_if_any()
     unit = _store(a, org, clean, actor)
     try:

@@ -165,11 +165,14 @@ def test_bad_unit_input_is_422_and_changes_nothing(tree, api_as, make_units, cha
     assert after == before
 
 
-def test_unknown_org_is_422_and_creates_nothing(tree, api_as):
+def test_unknown_org_is_404_and_creates_nothing(tree, api_as):
+    """The org is the path's resource: unknown is 404, whatever the body (bad too)."""
     api = api_as(tree.admin)
     aid = create(api)["id"]
     r = api.put(f"/api/v1/assessments/{aid}/units/999999", json={"base": 90, "party_building": 300, "unit_class": "街道"})
-    assert "org_id" in error_of(r, 422)["fields"]
+    assert error_of(r, 404)["code"] == "org_not_found"
+    r = api.put(f"/api/v1/assessments/{aid}/units/999999", json={"base": 900})
+    assert error_of(r, 404)["code"] == "org_not_found"
     assert api.get(f"/api/v1/assessments/{aid}/units").get_json()["total"] == 0
     assert api.get("/api/v1/assessments/999999/results").status_code == 404
 
@@ -312,6 +315,14 @@ def test_direct_link_lists_members_with_the_unit_coefficient(tree, api_as, db):
     # 张三: study 12 of a yearly ceiling 120 at weight 30 -> index 3.0; 3.0 x 1.0025 = 3.0075 -> 3.01
     assert members["张三"]["index"] == 3.0 and members["张三"]["performance"] == 3.01
     assert members["李四"]["index"] == 0 and members["李四"]["performance"] == 0
+    # a list pages like every list: ?limit=&offset=, the total of all
+    names = [m["name"] for m in body["items"]]
+    page = api.get(f"/api/v1/assessments/{aid}/units/{tree.c1.id}/members?limit=2&offset=1").get_json()
+    assert page["total"] == 4 and [m["name"] for m in page["items"]] == names[1:3]
+    units = api.get(f"/api/v1/assessments/{aid}/units").get_json()
+    page = api.get(f"/api/v1/assessments/{aid}/units?limit=1&offset=1").get_json()
+    assert units["total"] == page["total"] == 2 and page["items"] == units["items"][1:]
+    assert error_of(api.get(f"/api/v1/assessments/{aid}/units?limit=0"), 422)["fields"]
 
 
 def test_publish_freezes_results_and_locks_scores(tree, api_as, make_units, make_contest):
