@@ -15,7 +15,8 @@ checked by hand. The rules, as published for Dinghai district and as this produc
 * Final rank: competition ranking on the (rounded) final score within the class.
 * Qualified is false when the unit was publicly criticized, or when its final score is below
   ``unqualified_ratio`` x the class's top final score.
-* Award eligible is false on a one-vote veto or on a contest's last-place exclusion.
+* Award eligible is false on a one-vote veto, on a contest's last-place exclusion, or for a unit
+  graded D (不合格): an unqualified unit takes part in no award of the year.
 * Grades: unqualified units get D. Qualified units are graded in final-rank order among the
   qualified units of the class: the first ``count(A)`` places get A, the next ``count(B)`` get B,
   then C. ``count(g) = floor(quota(g) x N)``, but at least 1 when the quota is above 0 (so a small
@@ -293,6 +294,8 @@ def _compute_class(unit_class: str, units: list[UnitInput], rules: Rules) -> lis
     for r in rows:
         if not r.qualified:
             r.grade = "D"
+        if r.grade == "D":
+            r.award_eligible = False  # a unit graded 不合格 takes part in no award of the year
         r.talk = r.grade in TALK_GRADES
         r.excellent_share = Decimal(rules.excellent_shares.get(r.grade, 0))
         if r.member_count is not None:
@@ -379,6 +382,8 @@ def explain(r: UnitResult, rules: Rules, counts: dict[str, int | None]) -> str:
         s.append(f"一票否决{('（' + why + '）') if why else ''}，取消当年评优评先资格。")
     for c in r.exclusions:
         s.append(f"{contest_text(c)}（末位），不得参加当年评优评先。")
+    if r.grade == "D" and not r.veto and not r.exclusions:
+        s.append("等次为不合格，不得参加当年评优评先。")
     if r.award_eligible:
         s.append("可参加当年评优评先。")
 

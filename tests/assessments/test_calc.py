@@ -128,6 +128,18 @@ def test_criticism_makes_unqualified_and_frees_the_quota_place():
     assert [res[i].grade for i in range(2, 11)] == ["A", "A", "B", "B", "B", "C", "C", "C", "C"]
     assert "被通报批评（发生重大信访事件被市委通报），不合格" in res[1].explanation
     assert res[1].talk
+    # an unqualified unit takes part in no award of the year; the qualified ones still do
+    assert res[1].award_eligible is False
+    assert "等次为不合格，不得参加当年评优评先" in res[1].explanation
+    assert all(res[i].award_eligible for i in range(2, 11))
+
+
+def test_a_unit_graded_d_beyond_the_quotas_is_not_award_eligible():
+    units = [unit(i, 400 - 10 * i, base=str(100 - i)) for i in range(1, 6)]
+    res = by_id(compute(units, rules(quotas={"A": D("0.2"), "B": D("0.2"), "C": D("0.2")})))  # 1 place each
+    assert [res[i].grade for i in range(1, 6)] == ["A", "B", "C", "D", "D"]
+    assert [res[i].award_eligible for i in range(1, 6)] == [True, True, True, False, False]
+    assert res[5].qualified and "等次为不合格，不得参加当年评优评先" in res[5].explanation
 
 
 def test_classes_are_kept_apart():
