@@ -14,7 +14,7 @@ from app.auth.scope import is_fellow_secretary, require_role
 from app.errors import Invalid
 from app.extensions import db
 from app.orgs.models import Org
-from app.orgs.services import CONTROL_CHARS, MIN_PASSWORD, PHONE_RE, managed_orgs
+from app.orgs.services import MIN_PASSWORD, PHONE_RE, managed_orgs, name_problems
 from app.xlsx import SheetUnreadable, cell_text, read_rows
 
 MAX_ROWS = 5000
@@ -190,8 +190,8 @@ def import_roster(actor, fileobj, initial_password: str) -> list[User]:
             report("缺少姓名。")
         elif len(row.name) > NAME_MAX:
             report(f"姓名不超过{NAME_MAX}个字。")
-        elif CONTROL_CHARS.search(row.name):
-            report("姓名不能包含换行、制表符等控制字符。")
+        elif problem := name_problems(row.name, limit=NAME_MAX, what="姓名"):
+            report(problem[0])
 
         if not row.phone:
             report("缺少手机号。")

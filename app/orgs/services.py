@@ -24,14 +24,20 @@ from app.orgs.models import ORG_KIND_LABELS, ORG_KINDS, Org
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# invisible characters that change how a name reads or sorts: zero-width spaces and joiners,
+# text-direction controls (U+202E shows "书记甲\u202e乙丙" backwards on sheets and boards), BOM
+INVISIBLE_CHARS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def name_problems(name: str, *, limit: int, what: str) -> list[str]:
-    """Why ``name`` (already stripped) cannot name an org or a person: empty, too long, control characters."""
+    """Why ``name`` (already stripped) cannot name an org or a person: empty, too long, control or
+    invisible characters."""
     if not name or len(name) > limit:
         return [f"{what}不能为空，且不超过{limit}个字。"]
     if CONTROL_CHARS.search(name):
         return [f"{what}不能包含换行、制表符等控制字符。"]
+    if INVISIBLE_CHARS.search(name):
+        return [f"{what}不能包含零宽空格、文字方向控制符等不可见字符。"]
     return []
 
 

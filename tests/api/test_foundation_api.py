@@ -279,6 +279,23 @@ def test_a_paired_surrogate_escape_is_an_emoji(tree, api_as):
     assert r.status_code == 201 and r.get_json()["name"] == "\U0001f600支部"
 
 
+@pytest.mark.parametrize("invisible", ["\u202e", "\u200b", "\u2066", "\ufeff", "\u200f"])
+def test_invisible_characters_in_names_are_refused(tree, api_as, db, invisible):
+    """A text-direction override prints "桂花\u202e部支一第" backwards on QR sheets and boards, a
+    zero-width space makes two names look the same: 422 for orgs and people, nothing stored."""
+    api = api_as(tree.admin)
+    before = _counts(db)
+    r = api.post("/api/v1/orgs", json={"name": f"桂花{invisible}第五支部", "kind": "branch", "parent_id": tree.c1.id})
+    assert r.status_code == 422 and "不可见字符" in error_of(r)["fields"]["name"][0]
+    r = api.post("/api/v1/members", json={"phone": "13712340003", "password": "secret-123", "org_id": tree.b11.id,
+                                          "name": f"孙{invisible}七"})
+    assert r.status_code == 422 and "不可见字符" in error_of(r)["fields"]["name"][0]
+    assert _counts(db) == before
+    # the usual punctuation of a name is fine
+    assert api.post("/api/v1/orgs", json={"name": "桂花·第五支部（新）", "kind": "branch",
+                                          "parent_id": tree.c1.id}).status_code == 201
+
+
 def test_nul_and_control_characters_in_names_are_refused(tree, api_as, db):
     """PostgreSQL cannot store a NUL, and a name with a line break garbles every list: 422, nothing stored."""
     api = api_as(tree.admin)

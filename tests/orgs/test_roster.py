@@ -175,6 +175,9 @@ def test_name_with_a_line_break_is_a_bad_row(tree, db):
                                              ("张\n三", "13200000022", "桂花第一支部")]))
     assert problems == [(3, "姓名不能包含换行、制表符等控制字符。")]
     assert user_count(db) == before
+    problems = problems_of(tree.admin, xlsx([("好人", "13200000021", "桂花第一支部"),
+                                             ("张\u200b三", "13200000022", "桂花第一支部")]))
+    assert problems == [(3, "姓名不能包含零宽空格、文字方向控制符等不可见字符。")]
 
 
 def test_not_an_xlsx_is_rejected_readably(tree, login_as, db):
