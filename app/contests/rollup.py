@@ -18,7 +18,8 @@ those integers, so SQLite (floats) and PostgreSQL (numerics) tie and rank identi
 
 Who takes part: ``member`` contests rank every active member or secretary whose org lies in the
 scope org's subtree (the population of the Vanguard Index); ``branch`` and ``community`` contests
-rank the orgs of that kind in the subtree. An org's total is its members' entries plus the
+rank the orgs of that kind in the subtree. An org's total is its active members' and secretaries'
+entries (the per-capita divisor's people; a member who left takes their points along) plus the
 entries of the orgs in its subtree (as the index's org scores count them). Counted entries are
 those of the contest's categories with ``occurred_on`` between the start and ``through`` (the end
 of the period, or earlier for a day's or a month's close).
@@ -37,7 +38,7 @@ from app.contests.models import Contest, ContestSnapshot, ContestStanding
 from app.extensions import db
 from app.orgs.models import Org
 from app.orm import planned_for_parameters
-from app.points.index import RANKED_ROLES, tenths_of
+from app.points.index import in_ranked_population, tenths_of
 from app.points.models import LedgerEntry
 from app.points.ranking import ranked_select
 from app.points.totals import member_sums
@@ -110,8 +111,7 @@ def _member_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
     in_scope = (
         sa.select(User.id)
         .join(Org, Org.id == User.org_id)
-        .where(User.active.is_(True), User.role.in_(RANKED_ROLES),
-               Org.path.startswith(scope.path, autoescape=True))
+        .where(in_ranked_population(), Org.path.startswith(scope.path, autoescape=True))
     )
     members = None if _covers_most_orgs(scope) else in_scope
     raw = member_sums(contest.starts_on, through, contest.category_list, members,
@@ -124,11 +124,7 @@ def _member_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
         )
         .join(Org, Org.id == User.org_id)
         .outerjoin(sums, sums.c.member_id == User.id)
-        .where(
-            User.active.is_(True),
-            User.role.in_(RANKED_ROLES),
-            Org.path.startswith(scope.path, autoescape=True),
-        )
+        .where(in_ranked_population(), Org.path.startswith(scope.path, autoescape=True))
         .subquery("scores")
     )
 
@@ -147,8 +143,9 @@ def _per_capita(t10, n) -> sa.ColumnElement:
 def _org_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
     """(participant_id, score in hundredths) of every org of the contest's kind in the scope.
 
-    An org's own total is its members' sums (``member_sums``, as for a member contest, whatever
-    the member's role) plus the entries made to the org itself.
+    An org's own total is the sums of its active members and secretaries (``member_sums``, as for
+    a member contest: the people a per-capita score divides by) plus the entries made to the org
+    itself.
     """
     owner_org = aliased(Org, name="owner_org")
     member_org = aliased(Org, name="member_org")
@@ -160,7 +157,8 @@ def _org_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
                             today=local_date(utcnow())).subquery("member_sums")
     owned = sa.union_all(
         sa.select(User.org_id.label("org_id"), by_member.c.points.label("points"))
-        .join(User, User.id == by_member.c.member_id),
+        .join(User, User.id == by_member.c.member_id)
+        .where(in_ranked_population()),  # the people the per-capita divisor counts
         sa.select(LedgerEntry.org_id, LedgerEntry.points).where(
             LedgerEntry.org_id.is_not(None),
             LedgerEntry.occurred_on.between(contest.starts_on, through),
@@ -176,7 +174,7 @@ def _org_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
     )
     people = (
         sa.select(User.org_id.label("org_id"), sa.func.count(User.id).label("n"))
-        .where(User.active.is_(True), User.role.in_(RANKED_ROLES))
+        .where(in_ranked_population())
         .group_by(User.org_id)
         .subquery("people")
     )
@@ -217,8 +215,7 @@ def participant_count(contest: Contest) -> int:
     scope = contest.scope_org
     if contest.participant_type == "member":
         stmt = (sa.select(sa.func.count(User.id)).join(Org, Org.id == User.org_id)
-                .where(User.active.is_(True), User.role.in_(RANKED_ROLES),
-                       Org.path.startswith(scope.path, autoescape=True)))
+                .where(in_ranked_population(), Org.path.startswith(scope.path, autoescape=True)))
     else:
         stmt = sa.select(sa.func.count(Org.id)).where(
             Org.kind == contest.participant_type, Org.path.startswith(scope.path, autoescape=True))

@@ -24,7 +24,7 @@ from app.auth.models import User
 from app.auth.scope import require_manage_org, require_role
 from app.extensions import db
 from app.orgs.models import Org
-from app.points.index import RANKED_ROLES, Period
+from app.points.index import Period, in_ranked_population
 from app.points.models import Claim, LedgerEntry
 
 TENTH = Decimal("0.1")
@@ -168,7 +168,7 @@ def members_active(org: Org, period: Period, now: datetime) -> DutyMetric:
     population = (
         sa.select(User.id, User.name, sa.case((has_entry, 1), else_=0).label("active_in_period"))
         .join(Org, Org.id == User.org_id)
-        .where(_in_subtree(org), User.active.is_(True), User.role.in_(RANKED_ROLES))
+        .where(_in_subtree(org), in_ranked_population())
         .subquery("population")
     )
     # One statement: the counts on every row (window functions), the idle members listed first.

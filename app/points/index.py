@@ -55,6 +55,12 @@ from app.timeutil import local_today, local_tz
 
 SCORED = ("study", "service", "innovation", "rating")
 RANKED_ROLES = ("member", "secretary")
+
+
+def in_ranked_population() -> sa.ColumnElement[bool]:
+    """The people ranks, per-capita figures and org totals count: active members and secretaries."""
+    return sa.and_(User.active.is_(True), User.role.in_(RANKED_ROLES))
+
 PERIOD_KINDS = ("year", "quarter", "month")
 MIN_YEAR, MAX_YEAR = 2000, 2100
 TENTH = Decimal("0.1")
@@ -405,7 +411,7 @@ def member_scores(period: Period, *, within: Org | None = None, member_id: int |
     Columns: member_id, name, org_id, org_name, community_id, ranked (1/0), ``<category>10``,
     total10, index10. ``member_id`` adds that member even when not ranked (ranked = 0).
     """
-    in_population = sa.and_(User.active.is_(True), User.role.in_(RANKED_ROLES))
+    in_population = in_ranked_population()
     sums = period_sums(period, within=within)
     oc = _org_community(within)
     who = in_population if member_id is None else sa.or_(in_population, User.id == member_id)
@@ -777,13 +783,19 @@ def org_table(actor, org_id: int, period: Period, *, limit: int = 50, offset: in
 
 
 def org_direct_sums(period: Period) -> sa.Subquery:
-    """Per org: the tenths per category of its own entries plus its direct members' entries."""
+    """Per org: the tenths per category of its own entries plus its direct members' entries.
+
+    The members are the ranked population the per-capita figure divides by (active members and
+    secretaries): a member who left takes their points along, so a branch's total and its head
+    count always describe the same people.
+    """
     owner = sa.func.coalesce(LedgerEntry.org_id, User.org_id)
     return (
         sa.select(owner.label("org_id"), *category_tenths())
         .select_from(LedgerEntry)
         .outerjoin(User, User.id == LedgerEntry.member_id)
-        .where(LedgerEntry.occurred_on.between(period.start, period.end))
+        .where(LedgerEntry.occurred_on.between(period.start, period.end),
+               sa.or_(LedgerEntry.org_id.is_not(None), in_ranked_population()))
         .group_by(owner)
         .subquery("direct")
     )

@@ -33,6 +33,23 @@ def test_branch_per_capita_divides_by_active_members(race, make_contest):
     }
 
 
+def test_a_member_who_leaves_takes_their_points_out_of_the_branch(race, make_contest):
+    """A branch's total and its per-capita divisor count the same people: deactivating a member
+    with points lowers the total (it must not raise the per-capita score by shrinking the divisor)."""
+    from app.extensions import db
+
+    total = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    per_capita = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"],
+                              scoring="per_capita")
+    race.m13.active = False  # b13's only member, 10 points
+    db.session.commit()
+    for c in (total, per_capita):
+        services.rollup_now(race.tree.sec_c1, c.id)
+    assert board(total.id)[race.b13.id][1] == D("0.00")
+    assert board(per_capita.id)[race.b13.id][1] == D("0.00")  # no members left
+    assert board(per_capita.id)[race.b11.id][1] == D("9.00")  # the others as before
+
+
 def test_per_capita_has_one_decimal_and_ranks_on_it(race, make_contest, add_points):
     """Points have at most one decimal: 10 / 3 shows 3.3 and ties with a branch on 3.3 exactly,
     as the board shows them (at hundredths 3.33 would have beaten 3.30)."""

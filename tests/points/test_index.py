@@ -208,7 +208,8 @@ def test_member_entries_filters_and_order(tree, add_entry):
 
 def test_org_totals_and_per_capita(tree, add_entry, make_user):
     extra = make_user(tree.b11, "member", "孙七")
-    make_user(tree.b11, "member", "停用者", active=False)
+    departed = make_user(tree.b11, "member", "停用者", active=False)
+    add_entry(departed, "study", 30)           # left: neither counted nor divided by
     add_entry(tree.m11, "study", 40)           # index 10
     add_entry(extra, "service", 20)            # index 5
     add_entry(tree.m12, "service", "7.5")      # b12
