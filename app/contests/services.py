@@ -565,6 +565,20 @@ def _award_members(contest: Contest, snapshot: ContestSnapshot, actor_id: int | 
     return len(winners)
 
 
+PHASE_LABELS = {"upcoming": _l("未开始"), "running": _l("进行中"), "ended": _l("已结束，待定稿"), "final": _l("已定稿")}
+
+
+def phase(contest: Contest) -> str:
+    """Where the contest stands today: upcoming, running, ended (past its last day, not
+    finalized yet) or final."""
+    if contest.status == "final":
+        return "final"
+    today = rollup.local_date(rollup.utcnow())
+    if today < contest.starts_on:
+        return "upcoming"
+    return "ended" if today > contest.ends_on else "running"
+
+
 def not_started(contest: Contest) -> Conflict | None:
     """Why ``contest`` cannot be finalized yet: it has not started (every place would tie at 0
     and take the bonus); None once its first day has come."""

@@ -21,6 +21,13 @@ from app.templating import register_nav
 
 bp = Blueprint("contests", __name__, url_prefix="/contests")
 
+
+@bp.app_template_global("contest_phase")
+def contest_phase(contest) -> tuple[str, str]:
+    """(phase, its label) for the status badge of the contest pages."""
+    key = services.phase(contest)
+    return key, str(services.PHASE_LABELS[key])
+
 register_nav(35, _l("竞位赛"), "contests.index", ("member", "secretary", "admin"))
 
 PER_PAGE = 50

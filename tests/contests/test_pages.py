@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -173,3 +173,26 @@ def test_list_page_shows_my_contests(big_race, login_as):
     assert big_race.contest.title in html and "发起竞赛" not in html
     other = login_as(big_race.tree.sec_c2).get("/contests/").get_data(as_text=True)
     assert big_race.contest.title not in other and "发起竞赛" in other
+
+
+def test_the_badge_follows_the_calendar_and_an_early_finalize_is_warned(race, make_contest, login_as, monkeypatch):
+    """未开始 before the first day, 进行中 through the last, 已结束，待定稿 after it until finalized;
+    finalizing before the last day says what is given up."""
+    from app.contests import rollup
+
+    monkeypatch.setattr(rollup, "utcnow", lambda: datetime(YEAR, 7, 1, 4, 0, tzinfo=timezone.utc))
+    running = make_contest(race.tree.sec_c1, race.c1, "branch", title="全年竞赛")
+    ended = make_contest(race.tree.sec_c1, race.c1, "branch", title="上半年竞赛", ends_on=date(YEAR, 6, 30))
+    upcoming = make_contest(race.tree.sec_c1, race.c1, "branch", title="下半年竞赛", starts_on=date(YEAR, 7, 2))
+    s = login_as(race.tree.sec_c1)
+    for contest, badge in ((running, "进行中"), (ended, "已结束，待定稿"), (upcoming, "未开始")):
+        page = s.get(f"/contests/{contest.id}").get_data(as_text=True)
+        assert f">{badge}</span>" in page, contest.title
+    listing = s.get("/contests/").get_data(as_text=True)
+    assert listing.count(">已结束，待定稿</span>") == 1 and listing.count(">未开始</span>") == 1
+
+    early = s.get(f"/contests/{running.id}/finalize").get_data(as_text=True)
+    assert f"竞赛尚未结束（{YEAR}-12-31结束）：现在定稿，将按目前的积分生成最终排名" in early
+    assert "竞赛尚未结束" not in s.get(f"/contests/{ended.id}/finalize").get_data(as_text=True)
+    services.finalize(race.tree.sec_c1, ended.id)
+    assert ">已定稿</span>" in s.get(f"/contests/{ended.id}").get_data(as_text=True)

@@ -75,6 +75,9 @@ def test_history_with_filters_and_reversal_marks(scored, page_as, add_entry):
     text = html_of(page.get("/index/me/entries?year=2026"))
     assert "共 3 条" in text and "已冲正" in text and "重复录入" in text
     assert f"冲正第 {entry.id} 号记录" in text
+    # the rule's title is the link; its internal code is not printed beside the date
+    codes = set(db.session.scalars(db.select(LedgerEntry.rule_code).where(LedgerEntry.member_id == scored.m11.id)))
+    assert "S01" in codes and "S01" not in text and not any(f"· {code}" in text for code in codes)
     text = html_of(page.get("/index/me/entries?period=2026&category=study"))
     assert "共 1 条" in text and "已冲正" not in text
     text = html_of(page.get("/index/me/entries?period=2026-Q1"))
