@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from app.points.models import CATEGORIES, CATEGORY_LABELS
 
@@ -15,7 +15,7 @@ NOTE_MAX = 500
 
 
 class ClaimForm(FlaskForm):
-    rule_code = StringField(_l("申报事项"))
+    rule_code = StringField(_l("申报事项"), validators=[DataRequired(message=_l("请选择申报事项。"))])
     occurred_on = StringField(_l("发生日期"))
     note = TextAreaField(_l("情况说明"), validators=[Length(max=NOTE_MAX, message=_l("说明不超过500字。"))])
     evidence = FileField(_l("照片凭证"))
@@ -31,7 +31,7 @@ class ReasonForm(FlaskForm):
 class AwardForm(FlaskForm):
     member_id = HiddenField()
     org_id = HiddenField()
-    rule_code = StringField(_l("加扣分事项"))
+    rule_code = StringField(_l("加扣分事项"), validators=[DataRequired(message=_l("请选择加扣分事项。"))])
     points = StringField(_l("分值（不填按细则）"), validators=[Optional()])
     occurred_on = StringField(_l("发生日期（不填为今天）"), validators=[Optional()])
     note = TextAreaField(_l("说明"), validators=[Length(max=NOTE_MAX, message=_l("说明不超过500字。"))])

@@ -85,12 +85,12 @@ def _parse_date(value, field: str, fields: dict) -> date | None:
     return None
 
 
-def _check_day(day: date, window: int, field: str, fields: dict) -> None:
+def _check_day(day: date, window: int, field: str, fields: dict, *, verb: str = "申报") -> None:
     today = local_today()
     if day > today:
         fields[field] = ["日期不能晚于今天。"]
     elif day < today - timedelta(days=window):
-        fields[field] = [f"只能申报近 {window} 天内的事项。"]
+        fields[field] = [f"只能{verb}近 {window} 天内的事项。"]
 
 
 # -- numbers ----------------------------------------------------------------------------------
@@ -116,8 +116,11 @@ def parse_points(value, field: str, fields: dict, *, limit: Decimal = MAX_POINTS
     if not number.is_finite():
         fields[field] = ["须为数字。"]
         return None
-    if abs(number) > limit:
+    if number > limit:
         fields[field] = [f"不能超过 {fmt_points(limit)}。"]
+        return None
+    if number < -limit:
+        fields[field] = [f"不能低于 -{fmt_points(limit)}。"]
         return None
     if number != number.quantize(Decimal("0.1")):
         fields[field] = ["最多保留一位小数。"]
@@ -693,7 +696,7 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
             fields["points"] = ["扣分项须为负数。" if rule.points < 0 else "加分项须为正数。"]
     day = local_today() if occurred_on in (None, "") else _parse_date(occurred_on, "occurred_on", fields)
     if day is not None and "occurred_on" not in fields:
-        _check_day(day, award_window_days(), "occurred_on", fields)
+        _check_day(day, award_window_days(), "occurred_on", fields, verb="记入")
     if note is None:
         note = ""
     if not isinstance(note, str):

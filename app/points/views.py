@@ -87,11 +87,13 @@ def claim_new():
                                           evidence=data, submission_key=form.submission.data or None)
         except Invalid as exc:
             errors = _field_errors(exc)
+            if "evidence" in errors and not data:
+                # the service's words send API clients here; on this page the photo is a tap away
+                errors["evidence"] = [_("该事项须附照片凭证，请选择照片后再提交。")]
             flash(exc.message, "error")
         except DomainError as exc:
             if exc.code == "rule_not_found":
-                errors = {"rule_code": [exc.message]}
-                flash(exc.message, "error")
+                errors = {"rule_code": [exc.message]}  # shown at the field, once
             else:
                 return _fail(exc, url_for("points.claim_new"))
         else:
@@ -247,8 +249,7 @@ def award_create():
         flash(exc.message, "error")
         return _award_page(form, member, org, _field_errors(exc), 422)
     except DomainError as exc:
-        if exc.code == "rule_not_found":
-            flash(exc.message, "error")
+        if exc.code == "rule_not_found":  # shown at the field, once
             return _award_page(form, member, org, {"rule_code": [exc.message]}, 422)
         flash(exc.message, "error")
         return _award_page(form, member, org, status=exc.status)

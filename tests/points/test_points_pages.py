@@ -126,9 +126,14 @@ def test_claim_form_errors_are_readable(tree, rules, login_as, db):
     r = page.post("/points/claims/new", data=claim_form(on="2026-01-01"))
     assert r.status_code == 422 and "60 天" in r.get_data(as_text=True)
     r = page.post("/points/claims/new", data=claim_form(code="nope"))
-    assert r.status_code == 422 and "找不到该积分细则" in r.get_data(as_text=True)
+    assert r.status_code == 422 and r.get_data(as_text=True).count("找不到该积分细则") == 1
+    r = page.post("/points/claims/new", data=claim_form(code=""))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and html.count("请选择申报事项。") == 1 and "找不到该积分细则" not in html
+    assert "参加支部党员大会" in html  # what was typed stays
     r = page.post("/points/claims/new", data=claim_form(code="award"))
-    assert r.status_code == 422 and "须附照片凭证" in r.get_data(as_text=True)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "该事项须附照片凭证，请选择照片后再提交。" in html and "网页申报页面" not in html
     r = page.post("/points/claims/new", data=claim_form(on="昨天"))
     assert r.status_code == 422 and "YYYY-MM-DD" in r.get_data(as_text=True)
     assert count(db, Claim) == 0
@@ -199,6 +204,15 @@ def test_award_page_errors_and_scope(tree, rules, login_as, db):
     assert "不在您的管理范围内" in r.get_data(as_text=True)
     r = login_as(tree.sec_c1).post("/points/awards", data={"member_id": tree.m11.id, "rule_code": "absent", "points": "3"})
     assert r.status_code == 422 and "扣分项须为负数" in r.get_data(as_text=True)
+    r = login_as(tree.sec_c1).post("/points/awards", data={"member_id": tree.m11.id, "rule_code": "absent",
+                                                           "points": "-99999"})
+    assert r.status_code == 422 and "不能低于 -1000。" in r.get_data(as_text=True)
+    r = login_as(tree.sec_c1).post("/points/awards", data={"member_id": tree.m11.id, "rule_code": "absent",
+                                                           "occurred_on": "1900-01-01"})
+    assert r.status_code == 422 and "只能记入近 366 天内的事项。" in r.get_data(as_text=True)
+    r = login_as(tree.sec_c1).post("/points/awards", data={"member_id": tree.m11.id, "rule_code": "", "note": "补记"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and html.count("请选择加扣分事项。") == 1 and "补记" in html
     assert login_as(tree.m11).get("/points/awards/new").status_code == 403
     e = login_as(tree.sec_c1).post("/points/awards", data={"org_id": tree.b11.id, "rule_code": "vol", "note": "支部活动"})
     assert e.status_code == 302
