@@ -143,14 +143,22 @@ def review():
     require_role(current_user, "secretary", "admin")
     offset = _offset()
     items, total = services.review_queue(current_user, limit=PAGE_SIZE, offset=offset)
+    if not items and total:
+        # past the end (the last claim of the last page was just decided): that last page
+        return redirect(url_for("points.review", offset=(total - 1) // PAGE_SIZE * PAGE_SIZE or None))
     return render_template("points/review.html", claims=items, total=total, offset=offset,
                            limit=PAGE_SIZE, form=ReasonForm())
+
+
+def _review_page() -> str:
+    """Back to the page of the queue the decision was made on (``?offset=`` of the form's action)."""
+    return url_for("points.review", offset=_offset() or None)
 
 
 @bp.route("/claims/<int:claim_id>/approve", methods=["POST"])
 @login_required
 def approve(claim_id: int):
-    back = url_for("points.review")
+    back = _review_page()
     try:
         entry = services.approve_claim(current_user, claim_id)
     except DomainError as exc:
@@ -164,7 +172,7 @@ def approve(claim_id: int):
 @bp.route("/claims/<int:claim_id>/reject", methods=["POST"])
 @login_required
 def reject(claim_id: int):
-    back = url_for("points.review")
+    back = _review_page()
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("理由不超过500字。"), "error")

@@ -294,3 +294,24 @@ def test_a_second_tap_on_the_claim_form_files_nothing(tree, rules, login_as, db)
     assert other.group(1) != key.group(1)
     page.post("/points/claims/new", data={**claim_form(), "submission": other.group(1)})
     assert count(db, Claim) == 2
+
+
+def test_a_decision_on_a_later_page_of_the_queue_comes_back_to_that_page(tree, rules, login_as, make_user):
+    """21 pending claims: the second page holds the 21st; approving or rejecting there returns to
+    the page (or to the last page once the page is empty), not to the first page."""
+    from app.points import services
+
+    ids = [services.submit_claim(make_user(tree.b11, "member", f"排队{i:02d}"), rule_code="shyk",
+                                 occurred_on=date(2026, 6, 9), note=f"第{i}个").id for i in range(22)]
+    sec = login_as(tree.sec_c1)
+    second = sec.get("/points/review?offset=20").get_data(as_text=True)
+    assert f'action="/points/claims/{ids[20]}/approve?offset=20"' in second
+    r = sec.post(f"/points/claims/{ids[20]}/approve?offset=20")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/points/review?offset=20")
+    r = sec.post(f"/points/claims/{ids[21]}/reject?offset=20", data={"reason": "照片不清楚"})
+    assert r.headers["Location"].endswith("/points/review?offset=20")
+    # the second page is empty now: it leads to the last page there is
+    r = sec.get("/points/review?offset=20")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/points/review")
+    page = sec.get("/points/review?offset=999999", follow_redirects=True).get_data(as_text=True)
+    assert "排队00" in page and "没有待审核的申报" not in page
