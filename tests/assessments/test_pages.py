@@ -77,6 +77,10 @@ def test_enter_a_unit_on_the_page(tree, login_as, assessment, db):
     assert unit.deduction_items == [{"points": "0.5", "reason": "信访问题"}]
     html = page(c.get(f"/assessments/{assessment.id}/units/{tree.c1.id}"))
     assert "区级表彰 2" in html and 'value="87.5"' in html
+    # on a phone the table's last columns lie past the edge: the unit's name opens it too
+    detail = page(c.get(f"/assessments/{assessment.id}"))
+    assert (f'<td class="unit-name"><a href="/assessments/{assessment.id}/units/{tree.c1.id}">桂花社区</a></td>'
+            in detail)
 
     # bad input: a readable Chinese message, nothing saved
     for bad, message in (({"base": "九十"}, "基础分须为数字"), ({"base": "120"}, "基础分须不小于0且不大于100"),
