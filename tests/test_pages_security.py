@@ -377,9 +377,25 @@ def test_account_token_create_list_revoke(tree, login_as, client):
 def test_token_label_too_long_is_a_readable_error(tree, login_as):
     page = login_as(tree.m11)
     r = page.post("/account/tokens", data={"label": "长" * 101}, follow_redirects=True)
-    assert r.status_code == 200
-    assert "令牌用途不超过100个字" in r.get_data(as_text=True)
-    assert 'class="token"' not in r.get_data(as_text=True)
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert html.count("令牌用途不超过100个字") == 1 and 'class="token"' not in html
+    assert 'value="' + "长" * 101 + '"' in html  # what was typed stays in the field
+
+
+def test_password_change_messages(tree, login_as, db):
+    page = login_as(tree.m11)  # the test tree's password: see tests/conftest.py
+    from tests.conftest import PASSWORD
+
+    def change(new, current=PASSWORD):
+        return page.post("/account/password", data={"current": current, "new": new},
+                         follow_redirects=True).get_data(as_text=True)
+
+    assert "新密码不超过200位。" in change("x" * 201)
+    assert "新密码至少8位。" in change("short")
+    html = change(PASSWORD)
+    assert "新密码与当前密码相同，请换一个。" in html and "密码已修改" not in html
+    assert "密码已修改。" in change("another-secret-9")
 
 
 def test_every_chinese_text_has_an_english_translation():

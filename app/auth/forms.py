@@ -11,9 +11,10 @@ class LoginForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
-    label = StringField(_l("令牌用途"), validators=[Length(max=100)])
+    label = StringField(_l("令牌用途"), validators=[Length(max=100, message=_l("令牌用途不超过100个字。"))])
 
 
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入当前密码"))])
-    new = PasswordField(_l("新密码"), validators=[DataRequired(_l("请输入新密码")), Length(min=8, max=200, message=_l("新密码至少8位"))])
+    new = PasswordField(_l("新密码"), validators=[DataRequired(_l("请输入新密码")), Length(min=8, message=_l("新密码至少8位。")),
+                                                Length(max=200, message=_l("新密码不超过200位。"))])

@@ -93,15 +93,15 @@ def home():
 
 @bp.route("/account", methods=["GET"])
 @login_required
-def account():
+def account(token_form: TokenForm | None = None, status: int = 200):
     return render_template(
         "auth/account.html",
         chain=org_chain(current_user.org),
         tokens=services.list_tokens(current_user),
-        token_form=TokenForm(),
+        token_form=token_form or TokenForm(),
         password_form=PasswordForm(),
         new_token=session.pop("new_token", None),
-    )
+    ), status
 
 
 @bp.route("/account/tokens", methods=["POST"])
@@ -111,9 +111,11 @@ def create_token():
     if form.validate_on_submit():
         session["new_token"] = services.issue_token(current_user, form.label.data or _("手机客户端"))
         flash(_("新令牌已生成，请立即复制保存，它只显示这一次。"), "success")
-    else:
-        flash(_("令牌用途不超过100个字。"), "error")
-    return redirect(url_for("auth.account"))
+        return redirect(url_for("auth.account"))
+    for errors in form.errors.values():
+        for message in errors:
+            flash(str(message), "error")
+    return account(form, 422)  # the label typed stays in its field
 
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])

@@ -283,6 +283,8 @@ def change_own_password(user: User, current: str, new: str) -> None:
         raise Invalid("当前密码不正确。", fields={"current": ["当前密码不正确。"]})
     if not new or len(new) < MIN_PASSWORD:
         raise Invalid(f"新密码至少{MIN_PASSWORD}位。", fields={"new": [f"新密码至少{MIN_PASSWORD}位。"]})
+    if user.check_password(new):
+        raise Invalid("新密码与当前密码相同，请换一个。", fields={"new": ["新密码与当前密码相同，请换一个。"]})
     user.password_hash = hash_password(new)
     db.session.commit()
 
