@@ -329,8 +329,10 @@ def rule_new():
             errors = _field_errors(exc)
             flash(exc.message, "error")
         except DomainError as exc:
-            errors = {"code": [exc.message]} if exc.code == "rule_exists" else {}
-            flash(exc.message, "error")
+            if exc.code == "rule_exists":
+                errors = {"code": [exc.message]}  # shown at the field, once
+            else:
+                flash(exc.message, "error")
         else:
             flash(_("已新增细则：%(title)s", title=rule.title), "success")
             return redirect(url_for("points.rules"))

@@ -64,8 +64,9 @@ def rate(token: str):
                                device_id=device, ip=web.client_ip(), channel="page")
     except Invalid as exc:
         db.session.rollback()
-        return _rate_page(target, token, values=values, errors=exc.fields or {}, message=exc.message,
-                          status=422)
+        said_at_a_field = any(exc.message in messages for messages in (exc.fields or {}).values())
+        return _rate_page(target, token, values=values, errors=exc.fields or {},
+                          message=None if said_at_a_field else exc.message, status=422)
     except DomainError:
         db.session.rollback()
         return _not_found()
