@@ -64,9 +64,16 @@ def org_choices(orgs, *, root_label: str | None = None):
     return as_choices(org_options(orgs, root_label=root_label))
 
 
-def role_choices(actor):
-    """Secretaries may give the roles member and secretary; admins also admin."""
-    roles = ("member", "secretary", "admin") if actor.role == "admin" else ("member", "secretary")
+def role_choices(actor, orgs=None):
+    """Secretaries may give the roles member and secretary; admins also admin. Given the orgs the
+    new account may join, a secretary whose only org is their own is not offered secretary: a
+    fellow secretary of one's own org is appointed by the level above."""
+    if actor.role == "admin":
+        roles = ("member", "secretary", "admin")
+    elif orgs is not None and all(o.id == actor.org_id for o in orgs):
+        roles = ("member",)
+    else:
+        roles = ("member", "secretary")
     return as_choices((r, ROLE_LABELS[r]) for r in roles)
 
 

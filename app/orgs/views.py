@@ -170,22 +170,30 @@ def new_member():
     """Add one account in scope."""
     _managers_only()
     form = MemberForm()
-    form.org_id.choices = org_choices(services.managed_orgs(current_user), root_label=_("请选择"))
-    form.role.choices = role_choices(current_user)
+    orgs = services.managed_orgs(current_user)
+    form.org_id.choices = org_choices(orgs, root_label=_("请选择"))
+    form.role.choices = role_choices(current_user, orgs)
     if request.method == "GET":
-        form.org_id.data = request.args.get("org", type=int)
+        form.org_id.data = request.args.get("org", type=int) or (orgs[0].id if len(orgs) == 1 else None)
     errors: list[str] = []
-    if form.validate_on_submit():
+    if form.is_submitted():
         data = services.MemberInput(name=form.name.data, phone=(form.phone.data or "").replace(" ", ""),
                                     password=form.password.data, org_id=form.org_id.data, role=form.role.data)
-        try:
-            user = services.create_member(current_user, data)
-        except DomainError as exc:
-            errors = _field_errors(form, exc)
+        if not form.validate():
+            # what the service would refuse too, said at once (the form's checks stop short of it)
+            org = next((o for o in orgs if o.id == form.org_id.data), None)
+            for name, messages in services.validate_member_fields(current_user, data, org=org).items():
+                if (field := form._fields.get(name)) is not None and not field.errors:
+                    field.errors = list(messages)
         else:
-            flash(_("已添加%(role)s：%(name)s（%(phone)s）", role=user.role_label, name=user.name, phone=user.phone),
-                  "success")
-            return redirect(url_for("orgs.org_page", org_id=user.org_id))
+            try:
+                user = services.create_member(current_user, data)
+            except DomainError as exc:
+                errors = _field_errors(form, exc)
+            else:
+                flash(_("已添加%(role)s：%(name)s（%(phone)s）", role=user.role_label, name=user.name,
+                        phone=user.phone), "success")
+                return redirect(url_for("orgs.org_page", org_id=user.org_id))
     return render_template("orgs/member_form.html", form=form, errors=errors)
 
 

@@ -224,6 +224,26 @@ def test_add_member_validation_changes_nothing(tree, login_as, db):
     assert count_users(db) == before
 
 
+def test_every_problem_of_the_new_member_form_is_said_at_once(tree, login_as, db):
+    """No org chosen and a bad phone: both are said in one answer, not one per try."""
+    client = login_as(tree.sec_c1)
+    before = count_users(db)
+    body = text(client.post("/orgs/members/new", data=member_form(tree.b11, org_id="", phone="abcdefghijk",
+                                                                  password="123")))
+    assert "请选择所属组织" in body and "手机号须为11位大陆手机号码" in body and "密码至少8位" in body
+    assert count_users(db) == before
+
+
+def test_a_branch_secretary_gets_their_branch_chosen_and_no_role_they_cannot_give(tree, login_as, db):
+    form = text(login_as(tree.sec_b11).get("/orgs/members/new"))
+    assert f'<option selected value="{tree.b11.id}">' in form or f'value="{tree.b11.id}" selected' in form
+    assert ">书记</option>" not in form and ">党员</option>" in form
+    # a community secretary may appoint branch secretaries below: offered
+    assert ">书记</option>" in text(login_as(tree.sec_c1).get("/orgs/members/new"))
+    r = login_as(tree.sec_b11).post("/orgs/members/new", data=member_form(tree.b11))
+    assert r.status_code == 302 and count_users(db, phone="13712345678", role="member") == 1
+
+
 def test_admin_may_create_admin(tree, login_as, db):
     client = login_as(tree.admin)
     assert ">管理员</option>" in text(client.get("/orgs/members/new"))
