@@ -109,6 +109,9 @@ def parse_classes_text(text: str) -> tuple[list, list[str]]:
                 errors.append(f"类别“{parts[0]}”的系数步长须大于0且不超过10（%）。")
                 continue
             out.append({"name": parts[0], "coefficient_step": step / HUNDRED})
+        elif len(parts) == 2:
+            # a class name holds no space: what follows it is a step that did not parse
+            errors.append(f"“{line}”：类别名称后只能写本类的系数步长（%），如“{parts[0]} 0.2”。")
         else:
             out.append(line)
     return out, errors

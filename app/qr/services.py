@@ -304,7 +304,13 @@ def create_post(actor, *, name: str, org_id, address: str = "", description: str
     if org is None:
         raise NotFound(_("该组织不存在。"), code="org_not_found")
     require_manage_org(actor, org)
-    post = ServicePost(name=name, org_id=org.id, address=_clean_text(address, 200, "address", _("地址")),
+    address = _clean_text(address, 200, "address", _("地址"))
+    twin = db.session.scalar(sa.select(ServicePost.id).where(
+        ServicePost.org_id == org.id, ServicePost.name == name, ServicePost.address == address,
+        ServicePost.active.is_(True)).limit(1))
+    if twin is not None:  # a second tap, or the same post typed again: one post, one code
+        raise Conflict(_("本组织已有服务岗“%(name)s”（同一地点），无需重复添加。", name=name), code="post_exists")
+    post = ServicePost(name=name, org_id=org.id, address=address,
                        description=_clean_text(description, 1000, "description", _("说明")),
                        created_by_id=actor.id)
     db.session.add(post)
@@ -337,7 +343,24 @@ def subject_choices(actor, org_id: int) -> tuple[Org, list[tuple[str, str]]]:
     members = db.session.scalars(sa.select(User).where(User.org_id == org.id, User.active.is_(True))
                                  .order_by(User.name, User.id).limit(500)).all()
     choices += [(f"member:{m.id}", _("党员：%(name)s", name=m.name)) for m in members]
-    return org, choices
+    codes = _live_codes(org.id, [p.id for p in posts], [m.id for m in members])
+    # a second code for the same subject is allowed (two door plates), but not unknowingly
+    return org, [(key, _("%(label)s（已有 %(n)d 个二维码）", label=label, n=codes[key]) if codes.get(key) else label)
+                 for key, label in choices]
+
+
+def _live_codes(org_id: int, post_ids: list[int], member_ids: list[int]) -> dict[str, int]:
+    """{"org:1" / "post:2" / "member:3": live (not revoked) codes} of one org's subjects, one query."""
+    subject_id = sa.case((QrTarget.subject_type == "member", QrTarget.member_id),
+                         (QrTarget.subject_type == "post", QrTarget.post_id), else_=QrTarget.org_id)
+    rows = db.session.execute(
+        sa.select(QrTarget.subject_type, subject_id, sa.func.count())
+        .where(QrTarget.revoked_at.is_(None), sa.or_(
+            sa.and_(QrTarget.subject_type == "org", QrTarget.org_id == org_id),
+            sa.and_(QrTarget.subject_type == "post", QrTarget.post_id.in_(post_ids)),
+            sa.and_(QrTarget.subject_type == "member", QrTarget.member_id.in_(member_ids))))
+        .group_by(QrTarget.subject_type, subject_id))
+    return {f"{kind}:{sid}": int(n) for kind, sid, n in rows}
 
 
 # --- ratings --------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ def test_create_assessment_with_the_form(tree, login_as, db):
 
     bad = page(c.post("/assessments/new", data={**form, "title": "另一个", "step": "半个百分点", "year": "26"}))
     assert "系数步长须为数字" in bad and "年度须为四位数字" in bad
+    bad = page(c.post("/assessments/new", data={**form, "title": "另一个", "unit_classes": "街道\n二类机关 abc"}))
+    assert "“二类机关 abc”：类别名称后只能写本类的系数步长（%），如“二类机关 0.2”。" in bad
     assert db.session.scalar(db.select(db.func.count(Assessment.id))) == 1
 
 

@@ -48,6 +48,20 @@ def test_service_post_gets_a_code(app, tree, api_as, client):
     assert api_as(tree.sec_c2).get("/api/v1/qr/posts").json["total"] == 0
 
 
+def test_the_same_service_post_twice_is_one_post(tree, api_as, login_as):
+    """A second tap or the same post typed again: 409 on the API, a message on the page; the same
+    name at another address is another post."""
+    api = api_as(tree.sec_c1)
+    post = {"name": "便民服务岗", "org_id": tree.c1.id, "address": "社区服务中心一楼"}
+    assert api.post("/api/v1/qr/posts", json=post).status_code == 201
+    r = api.post("/api/v1/qr/posts", json=post)
+    assert r.status_code == 409 and r.json["error"]["code"] == "post_exists"
+    page = login_as(tree.sec_c1).post("/qr-admin/posts", data={**post, "org_id": str(tree.c1.id)})
+    assert "本组织已有服务岗“便民服务岗”（同一地点），无需重复添加。" in page.get_data(as_text=True)
+    assert api.post("/api/v1/qr/posts", json={**post, "address": "二楼"}).status_code == 201
+    assert api.get("/api/v1/qr/posts").json["total"] == 2
+
+
 def test_database_copy_gives_no_working_token(app, tree, make_target, client, db):
     target, token = make_target(tree.sec_b11, "member", tree.m11)
     row = db.session.execute(sa.select(QrTarget.__table__).where(QrTarget.id == target.id)).mappings().one()
@@ -193,6 +207,9 @@ def test_secretary_makes_a_code_through_the_pages(tree, login_as):
     assert "张三" in page.get_data(as_text=True) and "/r/" in page.get_data(as_text=True)
     r = sec.post(f"/qr-admin/new?org={tree.b11.id}", data={"subject": ""})
     assert r.status_code == 200 and "请选择评价对象" in r.get_data(as_text=True)
+    # a second code for 张三 may be made (another door plate), and the picker says one exists
+    html = sec.get(f"/qr-admin/new?org={tree.b11.id}").get_data(as_text=True)
+    assert "党员：张三（已有 1 个二维码）" in html and "本组织：桂花第一支部</option>" in html
     assert login_as(tree.sec_c2).get(f"/qr-admin/new?org={tree.b11.id}").status_code == 403
 
 
