@@ -124,6 +124,8 @@ def test_bad_input_on_the_page_gets_readable_chinese(race, login_as):
     assert r.status_code == 200 and "结束日期不能早于开始日期" in html and "请至少选择一个计分类别" in html
     r = c.post("/contests/new", data={**data, "ends_on": "不是日期", "scope_org_id": "abc"})
     assert r.status_code == 200 and "field-error" in r.get_data(as_text=True)
+    html = c.post("/contests/new", data={**data, "top_places": "2.5"}).get_data(as_text=True)
+    assert "加分名次须在 0 到 50 之间" not in html and 'id="top_places"' in html  # one message: not a whole number
 
 
 def test_finalize_page_confirms_then_freezes(race, make_contest, login_as):
