@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
+from wtforms.widgets import PasswordInput
 
 from app.auth.models import ROLE_LABELS
 from app.orgs.models import ORG_KIND_LABELS
@@ -92,7 +93,9 @@ class MemberForm(FlaskForm):
     name = StringField(_l("姓名"), validators=[
         DataRequired(_l("请填写姓名。")), Length(max=50, message=_l("姓名不超过50个字。"))])
     phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号。")), Length(max=20)])
-    password = PasswordField(_l("初始密码"), validators=[
+    # the initial password is the secretary's to hand over, not the member's secret: it stays in
+    # the field when something else on the form needs fixing
+    password = PasswordField(_l("初始密码"), widget=PasswordInput(hide_value=False), validators=[
         DataRequired(_l("请设置初始密码。")),
         Length(min=MIN_PASSWORD, max=200, message=_l("密码至少8位。"))])
     org_id = IdSelectField(_l("所属组织"), validators=[ChoiceRequired(_l("请选择所属组织。"))])

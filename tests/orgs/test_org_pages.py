@@ -232,6 +232,9 @@ def test_every_problem_of_the_new_member_form_is_said_at_once(tree, login_as, db
                                                                   password="123")))
     assert "请选择所属组织" in body and "手机号须为11位大陆手机号码" in body and "密码至少8位" in body
     assert count_users(db) == before
+    # the initial password typed stays for the next try
+    body = text(client.post("/orgs/members/new", data=member_form(tree.b11, org_id="")))
+    assert 'value="initpass123"' in body
 
 
 def test_a_branch_secretary_gets_their_branch_chosen_and_no_role_they_cannot_give(tree, login_as, db):
