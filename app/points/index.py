@@ -23,8 +23,9 @@ give the same, exact result, and equal indexes tie exactly when ranked. One expr
 :func:`index10_expr`, is used for a single member, for ranking many and for org averages.
 
 Ranks come from :mod:`app.points.ranking` (competition ranking, 1, 2, 2, 4): a member is ranked
-inside their own org (the branch) and inside their community (the nearest ancestor of kind
-``community``, or the root when there is none), in one SQL statement.
+inside their own org (the branch; none for a member whose own org is not a branch, such as a
+community secretary) and inside their community (the nearest ancestor of kind ``community``, or
+the root when there is none), in one SQL statement.
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ from app.orm import planned_for_parameters
 from app.points.models import CATEGORIES, CATEGORY_LABELS, SYSTEM_RULE_TITLES, LedgerEntry, Rule
 from app.ids import get_by_id
 from app.points.ranking import ranked_select
+from app.templating import points as points_text
 from app.timeutil import local_today, local_tz
 
 SCORED = ("study", "service", "innovation", "rating")
@@ -566,14 +568,35 @@ class CategoryLine:
     weight: Decimal | None = None
     contribution: Decimal | None = None
     entries: list[EntryRow] = field(default_factory=list)
+    exact_ceiling: Decimal | None = None  # a month's 160 / 12 = 13.333...; ``ceiling`` is 13.3
 
     @property
     def label(self) -> str:
         return CATEGORY_LABELS.get(self.category, self.category)
 
     @property
+    def ceiling_text(self) -> str:
+        """The ceiling as the pages show it: to two decimals where one would hide that a score is
+        below it (13.3 of a month's 13.33 is not full, and its contribution is 39.9, not 40)."""
+        exact = self.exact_ceiling if self.exact_ceiling is not None else self.ceiling
+        if exact is None:
+            return "—"
+        two = Decimal(exact).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
+        text = format(two.normalize() if two == two.to_integral_value() else two, "f")
+        return text[:-1] if text.endswith("0") and "." in text else text
+
+    @property
     def capped(self) -> bool:
-        return self.ceiling is not None and self.raw > self.ceiling
+        exact = self.exact_ceiling if self.exact_ceiling is not None else self.ceiling
+        return exact is not None and self.raw > exact
+
+    @property
+    def score_text(self) -> str:
+        """The score counted, as the pages show it: a capped score is its ceiling, to the same
+        decimals (13.33 of 13.33, not 13.3 of 13.33)."""
+        if self.score is None:
+            return "—"
+        return self.ceiling_text if self.capped else points_text(self.score)
 
 
 @dataclass
@@ -593,6 +616,12 @@ class MemberPoints:
     lines: list[CategoryLine]
     explained: bool = False
 
+    @property
+    def in_branch(self) -> bool:
+        """Is the member's own org a branch? A community secretary sitting in the community has
+        no branch rank (the community's direct members are no 支部)."""
+        return self.branch.kind == "branch"
+
     def as_json(self, *, explanation: bool = True) -> dict:
         body = {
             "index": num(self.index),
@@ -602,7 +631,8 @@ class MemberPoints:
             "period": self.period.as_dict(),
             "member": {"id": self.member.id, "name": self.member.name, "org_id": self.member.org_id},
             "rank_groups": {
-                "branch": {"id": self.branch.id, "name": self.branch.name, "size": self.branch_size},
+                "branch": ({"id": self.branch.id, "name": self.branch.name, "size": self.branch_size}
+                           if self.in_branch else None),
                 "community": {"id": self.community.id, "name": self.community.name, "size": self.community_size},
             },
         }
@@ -624,7 +654,8 @@ def explanation_lines(row, period: Period, cfg: IndexConfig, entries: list[Entry
         score = Decimal(m) / period.divisor / 10
         contribution = cfg.weights[c] * Decimal(m) / cfg.y10(c)
         lines.append(CategoryLine(c, raw, round1(ceiling), round1(score), cfg.weights[c],
-                                  contribution.quantize(HUNDREDTH, rounding=ROUND_HALF_UP), by_cat[c]))
+                                  contribution.quantize(HUNDREDTH, rounding=ROUND_HALF_UP), by_cat[c],
+                                  exact_ceiling=ceiling))
     penalty = tenths(row["penalty10"])
     lines.append(CategoryLine("penalty", penalty, contribution=min(penalty, Decimal(0)),
                               entries=by_cat["penalty"]))
@@ -706,12 +737,13 @@ def member_points(actor, member_id: int, period: Period, *, explain: bool = Fals
             row = db.session.execute(sa.select(ranked).where(ranked.c.member_id == member.id)).mappings().one()
     entries = member_entry_rows(member.id, period) if explain else None
     is_ranked = bool(row["ranked"])
+    in_branch = member.org.kind == "branch"
     return MemberPoints(
         member=member, period=period, index=tenths(row["index10"]), total=tenths(row["total10"]),
         by_category={c: tenths(row[f"{c}10"]) for c in CATEGORIES},
         ranked=is_ranked,
-        branch_rank=int(row["branch_rank"]) if is_ranked else None,
-        branch_size=int(row["branch_size"]) if is_ranked else 0,
+        branch_rank=int(row["branch_rank"]) if is_ranked and in_branch else None,
+        branch_size=int(row["branch_size"]) if is_ranked and in_branch else 0,
         community_rank=int(row["community_rank"]) if is_ranked else None,
         community_size=int(row["community_size"]) if is_ranked else 0,
         branch=member.org, community=community,

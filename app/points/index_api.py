@@ -109,7 +109,8 @@ class IndexRankGroup(Schema):
 
 
 class IndexRankGroups(Schema):
-    branch = ma.fields.Nested(IndexRankGroup)
+    branch = ma.fields.Nested(IndexRankGroup, allow_none=True,
+                              metadata={"description": "null when the member's own org is not a branch"})
     community = ma.fields.Nested(IndexRankGroup)
 
 

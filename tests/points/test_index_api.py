@@ -53,6 +53,16 @@ def test_me_points_shape_and_figures(scored, api_as):
     assert other["index"] == 2 and other["rank"] == {"branch": 1, "community": 2}
 
 
+def test_a_secretary_sitting_in_the_community_has_no_branch_rank(scored, api_as, login_as):
+    """The community's own org is no 支部: rank.branch and rank_groups.branch are null, the page
+    shows the community rank only."""
+    body = api_as(scored.sec_c1).get("/api/v1/me/points?year=2026").get_json()
+    assert body["rank"]["branch"] is None and body["rank"]["community"] is not None
+    assert body["rank_groups"]["branch"] is None and body["rank_groups"]["community"]["size"] >= 1
+    html = login_as(scored.sec_c1).get("/index/me?year=2026").get_data(as_text=True)
+    assert 'id="rank-branch"' not in html and 'id="rank-community"' in html
+
+
 def test_me_points_default_year_and_empty(tree, api_as):
     body = api_as(tree.m21).get("/api/v1/me/points").get_json()
     assert body["index"] == 0 and body["total"] == 0 and body["rank"]["branch"] == 1

@@ -39,7 +39,7 @@ def test_member_home_shows_index_bars_and_ranks(scored, page_as):
     text = html_of(page.get("/index/me?year=2026"))
     assert 'id="index-value">22.5<' in text
     assert len(re.findall(r"<meter ", text)) == 4
-    assert 'max="120.0" value="60.0"' in text
+    assert 'max="120" value="60.0"' in text
     branch = text[text.index('id="rank-branch"'):text.index('id="rank-community"')]
     assert '<strong class="rank-number">1</strong>' in branch and "共 2 人" in branch
     community = text[text.index('id="rank-community"'):]
@@ -53,6 +53,7 @@ def test_period_switch_month_and_bad_period(scored, page_as):
     text = html_of(page.get("/index/me?period=2026-11"))
     # November: service 30 against a ceiling of 160/12 -> capped: 40.
     assert 'id="index-value">40.0<' in text and "2026年11月" in text
+    assert "13.33 / 13.33" in text  # capped at the month's ceiling, shown to two decimals
     assert 'href="/index/me?period=2026-Q4"' in text and 'href="/index/me?period=2026-10"' in text
     text = html_of(page.get("/index/me?period=2026-13"))
     assert "统计周期须写作" in text  # a readable message, then the current year

@@ -61,7 +61,7 @@ def test_member_ranks_in_branch_and_community_with_ties(tree, add_entry, make_us
     assert ranks(tree.sec_b11) == (Decimal("0.0"), 4, 6)
     assert ranks(d) == (Decimal("25.0"), 2, 2)
     assert ranks(e) == (Decimal("30.0"), 1, 1)
-    assert ranks(tree.sec_c1) == (Decimal("0.0"), 1, 6)   # alone in the community's own org
+    assert ranks(tree.sec_c1) == (Decimal("0.0"), None, 6)  # in the community itself: no 支部 to rank in
     assert ranks(tree.m21) == (Decimal("30.0"), 1, 1)
     mp = ix.member_points(tree.admin, a.id, Y2026)
     assert (mp.branch_size, mp.community_size) == (4, 7)
