@@ -17,9 +17,9 @@ from app.ids import MAX_ID
 from app.json_provider import JSONProvider
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app import sqlite_gate  # noqa: F401  (SQLite writers queue in the kernel, see the module)
-from app.xlsx import CONTROL_CHARACTERS, drop_characters_excel_cannot_hold
+from app.xlsx import CONTROL_CHARACTERS, safe_workbook_cells
 
-drop_characters_excel_cannot_hold()
+safe_workbook_cells()
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -10,27 +10,35 @@ import warnings
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def drop_characters_excel_cannot_hold() -> None:
-    """Every workbook the app writes leaves out the control characters an .xlsx cannot hold.
+def safe_workbook_cells() -> None:
+    """Every workbook the app writes keeps its text as text, and holds no character it cannot.
 
-    openpyxl refuses them (IllegalCharacterError) when a cell is set; one stored in an
-    append-only ledger note or an old title would make that export fail for good. The app's
-    text fields refuse them on input; this covers what was stored before, in every export, in
-    the one place all cells pass through (``Cell.check_string``). Idempotent.
+    * Text is never a formula or an error value: a member's name, an org's name or a contest
+      title of ``=HYPERLINK(...)`` or ``#N/A`` would otherwise be written as a live formula (or an
+      error) into every export a secretary or an admin opens (formula injection). The app writes
+      no formulas of its own.
+    * The control characters an .xlsx cannot hold are left out: openpyxl refuses them
+      (IllegalCharacterError) when a cell is set; one stored in an append-only ledger note or an
+      old title would make that export fail for good. The text fields refuse them on input; this
+      covers what was stored before.
+
+    Both in the one place every cell passes through (``Cell._bind_value``). Idempotent.
     """
     from openpyxl.cell import cell as cell_module
 
-    if getattr(cell_module.Cell.check_string, "drops_illegal", False):
+    if getattr(cell_module.Cell._bind_value, "keeps_text", False):
         return
-    original = cell_module.Cell.check_string
+    original = cell_module.Cell._bind_value
 
-    def check_string(self, value):
+    def bind_value(self, value):
         if isinstance(value, str):
             value = cell_module.ILLEGAL_CHARACTERS_RE.sub("", value)
-        return original(self, value)
+        original(self, value)
+        if isinstance(value, str) and self.data_type in ("f", "e"):
+            self.data_type = "s"
 
-    check_string.drops_illegal = True
-    cell_module.Cell.check_string = check_string
+    bind_value.keeps_text = True
+    cell_module.Cell._bind_value = bind_value
 
 
 class SheetUnreadable(Exception):

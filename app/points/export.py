@@ -21,12 +21,6 @@ MAX_ROWS = 100_000
 BOLD = Font(bold=True)
 
 
-def _text_safe(cell) -> None:
-    """Text that looks like a formula (=, +, -, @) stays text: no formula injection."""
-    if isinstance(cell.value, str) and cell.value[:1] in ("=", "+", "-", "@"):
-        cell.data_type = "s"
-
-
 def _sheet(wb: Workbook, title: str, headers: list[str], rows, widths: dict[int, int] | None = None):
     ws = wb.create_sheet(title)
     ws.append(headers)
@@ -36,7 +30,6 @@ def _sheet(wb: Workbook, title: str, headers: list[str], rows, widths: dict[int,
         ws.append(list(row))
     for row in ws.iter_rows(min_row=2):
         for cell in row:
-            _text_safe(cell)
             if isinstance(cell.value, Decimal):
                 cell.number_format = "0.0"
     for i, header in enumerate(headers, start=1):
@@ -101,7 +94,6 @@ def member_workbook(actor, member_id: int, period: ix.Period) -> tuple[str, byte
         summary.column_dimensions[col].width = 12
     for row in summary.iter_rows():
         for cell in row:
-            _text_safe(cell)
             cell.alignment = Alignment(vertical="top")
     name = f"积分_{mp.member.name}_{period.key}.xlsx"
     return name, _save(wb)

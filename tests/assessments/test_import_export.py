@@ -7,6 +7,8 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
+from tests.sheets import formulas_as_formulas
+
 HEADERS = ["单位", "类别", "基础分", "纪委", "组织部", "宣传部", "统战部", "党建总分", "加分", "加分事由", "扣分",
            "扣分事由", "一票否决", "通报批评"]
 
@@ -24,6 +26,7 @@ def xlsx(rows, headers=HEADERS) -> io.BytesIO:
     ws.append(headers)
     for row in rows:
         ws.append(row)
+    formulas_as_formulas(ws)
     out = io.BytesIO()
     wb.save(out)
     out.seek(0)
@@ -179,3 +182,23 @@ def test_a_total_formula_without_a_saved_value_is_named(tree, login_as, assessme
     assert r.status_code == 422
     assert "单元格 H2 是公式，但文件里没有保存它的计算结果" in r.get_data(as_text=True)
     assert units(db) == {}
+
+
+def test_names_that_look_like_formulas_are_exported_as_text(tree, login_as, assessment, make_org, db):
+    """An org named =HYPERLINK(...) (or #N/A) is text in the export, never a live formula or an
+    error value: the sheet's XML holds no <f> and the cell reads back as the name."""
+    import zipfile
+
+    from app.assessments import services
+
+    evil = make_org('=HYPERLINK("http://x","点我")', "street")
+    error_like = make_org("#N/A", "street")
+    for org, pb in ((evil, 300), (error_like, 200)):
+        services.save_unit(tree.admin, assessment.id, org.id, {"base": 90, "party_building": pb, "unit_class": "街道"})
+    r = login_as(tree.admin).get(f"/assessments/{assessment.id}/export.xlsx")
+    assert r.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(r.data)) as z:
+        sheets = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")]
+    assert sheets and not any("<f>" in x or 't="e"' in x for x in sheets)
+    names = {c.value for row in openpyxl.load_workbook(io.BytesIO(r.data))["考核结果"].iter_rows() for c in row}
+    assert '=HYPERLINK("http://x","点我")' in names and "#N/A" in names

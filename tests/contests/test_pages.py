@@ -170,6 +170,19 @@ def test_export_is_an_excel_file_of_the_whole_board(big_race, login_as):
     assert {row[1] for row in data if row[0] == 1} == {"张三", "周八"}
 
 
+def test_export_keeps_a_formula_like_name_as_text(big_race, login_as, db):
+    """A member named =2+3 is the text "=2+3" in the export, not a formula (no formula injection)."""
+    import zipfile
+
+    big_race.tree.m11.name = "=2+3"
+    db.session.commit()
+    resp = login_as(big_race.tree.sec_c1).get(f"/contests/{big_race.contest.id}/export.xlsx")
+    with zipfile.ZipFile(io.BytesIO(resp.data)) as z:
+        assert not any("<f>" in z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
+    values = {c for row in openpyxl.load_workbook(io.BytesIO(resp.data)).active.iter_rows(values_only=True) for c in row}
+    assert "=2+3" in values
+
+
 def test_list_page_shows_my_contests(big_race, login_as):
     html = login_as(big_race.tree.m11).get("/contests/").get_data(as_text=True)
     assert big_race.contest.title in html and "发起竞赛" not in html

@@ -7,6 +7,8 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
+from tests.sheets import formulas_as_formulas
+
 HEADER = ("姓名", "手机号", "所属组织", "角色")
 PW = "initpass123"
 
@@ -21,6 +23,7 @@ def xlsx(rows, header=HEADER, title: str | None = None) -> io.BytesIO:
         ws.append(list(header))
     for row in rows:
         ws.append(list(row))
+    formulas_as_formulas(ws)
     out = io.BytesIO()
     wb.save(out)
     out.seek(0)
