@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -46,6 +47,19 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:  # Flask-Login: what the session and the remember cookie hold
+        """The id and a stamp of the password hash: a changed or reset password ends every
+        session and remember cookie made before it (``app.auth.views.load_user`` compares)."""
+        return f"{self.id}:{self.session_stamp()}"
+
+    def session_stamp(self) -> str:
+        key = current_app.config["SECRET_KEY"]
+        key = key.encode() if isinstance(key, str) else key
+        return hmac.new(key, b"session:" + self.password_hash.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def has_session_stamp(self, stamp: str) -> bool:
+        return hmac.compare_digest(stamp, self.session_stamp())
 
     @property
     def role_label(self) -> str:

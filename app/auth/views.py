@@ -31,11 +31,12 @@ def load_user(user_id: str):
     from app.ids import valid_id
     from app.readonly import is_read_only_request, wants_own_path_marks
 
+    raw_id, _sep, stamp = (user_id or "").partition(":")  # User.get_id: "<id>:<password stamp>"
     try:
-        user_id = int(user_id)
+        user_id = int(raw_id)
     except (TypeError, ValueError):
         return None
-    if not valid_id(user_id):
+    if not valid_id(user_id) or not stamp:
         return None
     if is_read_only_request():
         # nothing in the request moves the marks: read them along with the user
@@ -43,10 +44,12 @@ def load_user(user_id: str):
         from app.marks import prefetch_marks
 
         user, marks = user_and_marks_by_id(user_id, own_path=wants_own_path_marks())
+        if user is None or not user.has_session_stamp(stamp):
+            return None
         prefetch_marks(marks)
         return user
     user = db.session.get(User, user_id)
-    return user if user is not None and user.active else None
+    return user if user is not None and user.active and user.has_session_stamp(stamp) else None
 
 
 def safe_next(target: str | None) -> str | None:
@@ -136,6 +139,11 @@ def change_password():
     if form.validate_on_submit():
         try:
             change_own_password(current_user, form.current.data, form.new.data)
+            # every other session and remember cookie of the old password has ended; this one
+            # goes on under the new (and keeps "remember me" if it had it)
+            login_user(current_user._get_current_object(),
+                       remember=bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME",
+                                                                                 "remember_token"))))
             flash(_("密码已修改。"), "success")
         except DomainError as exc:
             flash(exc.message, "error")
