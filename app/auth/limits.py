@@ -1,4 +1,4 @@
-"""Login rate limits, the same for the login page and the token endpoint.
+"""Login rate limits, one budget shared by the login page and the token endpoint.
 
 Two limits: per account and address (``LOGIN_RATE_LIMIT``: guessing one member's password from
 one place stops quickly) and per address over all accounts (``LOGIN_IP_RATE_LIMIT``: trying many
@@ -33,7 +33,9 @@ def limit_logins(methods: list[str] | None = None):
     """Decorate a login route with both limits (only for ``methods`` when given)."""
 
     def decorator(view):
-        view = limiter.limit(_account_limit, key_func=_account_key, methods=methods)(view)
-        return limiter.limit(_address_limit, methods=methods)(view)
+        # shared: the page and the token endpoint draw on one budget, not one each
+        view = limiter.shared_limit(_account_limit, scope="login-account", key_func=_account_key,
+                                    methods=methods)(view)
+        return limiter.shared_limit(_address_limit, scope="login-address", methods=methods)(view)
 
     return decorator

@@ -211,6 +211,37 @@ def test_token_endpoint_rate_limited(tree, app_config):
     assert c.post("/api/v1/auth/token", json={"phone": tree.m11.phone, "password": "y"}).get_json()["error"]["code"] == "rate_limited"
 
 
+def test_the_login_page_and_the_token_endpoint_share_one_budget(tree, app_config):
+    """Guessing on the page, then on the API, does not get a second allowance."""
+    from app import create_app
+
+    limited = create_app({**app_config, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3 per minute",
+                          "WTF_CSRF_ENABLED": False})
+    c = limited.test_client()
+    page = [c.post("/login", data={"phone": tree.m11.phone, "password": "bad"}).status_code for _ in range(2)]
+    assert 429 not in page
+    api = [c.post("/api/v1/auth/token", json={"phone": tree.m11.phone, "password": "bad"}).status_code
+           for _ in range(2)]
+    assert api == [401, 429]
+
+
+def test_a_wrong_login_checks_a_password_hash_whether_or_not_the_phone_has_an_account(tree, monkeypatch):
+    """The same work (one password hash check) for an unknown phone: its answer takes as long."""
+    import werkzeug.security
+
+    from app.auth import services
+    from app.errors import Unauthorized
+
+    checked = []
+    real = werkzeug.security.check_password_hash
+    monkeypatch.setattr(werkzeug.security, "check_password_hash", lambda h, p: checked.append(h) or real(h, p))
+    monkeypatch.setattr("app.auth.models.check_password_hash", werkzeug.security.check_password_hash)
+    for phone in (tree.m11.phone, "13999999999"):
+        with pytest.raises(Unauthorized):
+            services.authenticate(phone, "wrong-password")
+    assert len(checked) == 2
+
+
 def test_token_limits_hold_per_account_and_per_address(tree, app_config):
     # one member's typos do not lock the others out of the same office network; many accounts
     # tried from one address stop at the address limit
