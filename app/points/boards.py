@@ -67,6 +67,13 @@ class Board:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def group_sizes(self, org_id: int, community_id: int) -> tuple[int, int]:
+        """(ranked members of the org, of the community): the groups someone who is not ranked
+        (a stopped account, an admin) is shown against."""
+        ranked, org, community = (FIELDS.index(f) for f in ("ranked", "org_id", "community_id"))
+        rows = [v for v in self.rows.values() if v[ranked]]
+        return (sum(1 for v in rows if v[org] == org_id), sum(1 for v in rows if v[community] == community_id))
+
 
 def _cfg_key(cfg) -> tuple:
     return (tuple(sorted((k, str(v)) for k, v in cfg.weights.items())),

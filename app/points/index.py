@@ -738,14 +738,18 @@ def member_points(actor, member_id: int, period: Period, *, explain: bool = Fals
     entries = member_entry_rows(member.id, period) if explain else None
     is_ranked = bool(row["ranked"])
     in_branch = member.org.kind == "branch"
+    if is_ranked:
+        branch_size, community_size = int(row["branch_size"]), int(row["community_size"])
+    else:
+        branch_size, community_size = board.group_sizes(member.org_id, community.id)
     return MemberPoints(
         member=member, period=period, index=tenths(row["index10"]), total=tenths(row["total10"]),
         by_category={c: tenths(row[f"{c}10"]) for c in CATEGORIES},
         ranked=is_ranked,
         branch_rank=int(row["branch_rank"]) if is_ranked and in_branch else None,
-        branch_size=int(row["branch_size"]) if is_ranked and in_branch else 0,
+        branch_size=branch_size if in_branch else 0,
         community_rank=int(row["community_rank"]) if is_ranked else None,
-        community_size=int(row["community_size"]) if is_ranked else 0,
+        community_size=community_size,
         branch=member.org, community=community,
         lines=explanation_lines(row, period, cfg, entries), explained=explain,
     )

@@ -67,6 +67,14 @@ def test_member_ranks_in_branch_and_community_with_ties(tree, add_entry, make_us
     assert (mp.branch_size, mp.community_size) == (4, 7)
     admin = ix.member_points(tree.admin, tree.admin.id, Y2026)
     assert admin.index == Decimal("30.0") and admin.branch_rank is None and admin.community_rank is None
+    # someone not ranked (a stopped account) is shown against the groups as they are
+    from app.extensions import db
+
+    c.active = False
+    db.session.commit()
+    stopped = ix.member_points(tree.admin, c.id, Y2026)
+    assert (stopped.branch_rank, stopped.community_rank) == (None, None)
+    assert (stopped.branch_size, stopped.community_size) == (3, 6)  # b11 and c1 without 钱六
 
 
 def test_ranks_follow_the_period(tree, add_entry):
