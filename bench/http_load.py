@@ -234,6 +234,9 @@ def setup_fixtures(url: str, args) -> Fixtures:
             first = int(db.session.scalar(sa.select(sa.func.max(Claim.id))) or 0)
             for start in range(0, len(rows), 5000):
                 db.session.execute(sa.insert(Claim), rows[start:start + 5000])
+            # fresh planner statistics for the table just grown in bulk, as autovacuum would give
+            # (it may be off on a benchmark machine: then every run's claims pile up unanalyzed)
+            db.session.execute(sa.text("ANALYZE claims"))
             db.session.commit()
             fx.claim_ids = list(db.session.scalars(
                 sa.select(Claim.id).where(Claim.id > first, Claim.note == CLAIM_NOTE, Claim.status == "pending")
