@@ -15,6 +15,7 @@ numbers only (no names, no ORM objects), one tuple per ranked member.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -70,9 +71,16 @@ class Board:
     def group_sizes(self, org_id: int, community_id: int) -> tuple[int, int]:
         """(ranked members of the org, of the community): the groups someone who is not ranked
         (a stopped account, an admin) is shown against."""
-        ranked, org, community = (FIELDS.index(f) for f in ("ranked", "org_id", "community_id"))
-        rows = [v for v in self.rows.values() if v[ranked]]
-        return (sum(1 for v in rows if v[org] == org_id), sum(1 for v in rows if v[community] == community_id))
+        orgs, communities = self._sizes
+        return orgs.get(org_id, 0), communities.get(community_id, 0)
+
+    @functools.cached_property
+    def _sizes(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Group sizes as the ranked rows carry them, read once per board (boards are shared)."""
+        ranked, org, community, org_size, community_size = (
+            FIELDS.index(f) for f in ("ranked", "org_id", "community_id", "branch_size", "community_size"))
+        ranked_rows = [v for v in self.rows.values() if v[ranked]]
+        return ({v[org]: v[org_size] for v in ranked_rows}, {v[community]: v[community_size] for v in ranked_rows})
 
 
 def _cfg_key(cfg) -> tuple:

@@ -57,17 +57,16 @@ from app.timeutil import local_today, local_tz
 
 SCORED = ("study", "service", "innovation", "rating")
 RANKED_ROLES = ("member", "secretary")
-
-
-def in_ranked_population() -> sa.ColumnElement[bool]:
-    """The people ranks, per-capita figures and org totals count: active members and secretaries."""
-    return sa.and_(User.active.is_(True), User.role.in_(RANKED_ROLES))
-
 PERIOD_KINDS = ("year", "quarter", "month")
 MIN_YEAR, MAX_YEAR = 2000, 2100
 TENTH = Decimal("0.1")
 HUNDREDTH = Decimal("0.01")
 SOURCE_LABELS = {"claim": "申报", "award": "加扣分", "rating": "群众评议", "contest": "竞赛奖励", "reversal": "冲正"}
+
+
+def in_ranked_population() -> sa.ColumnElement[bool]:
+    """The people ranks, per-capita figures and org totals count: active members and secretaries."""
+    return sa.and_(User.active.is_(True), User.role.in_(RANKED_ROLES))
 
 
 def num(value):
@@ -575,20 +574,21 @@ class CategoryLine:
         return CATEGORY_LABELS.get(self.category, self.category)
 
     @property
+    def _exact_ceiling(self) -> Decimal | None:
+        return self.exact_ceiling if self.exact_ceiling is not None else self.ceiling
+
+    @property
     def ceiling_text(self) -> str:
         """The ceiling as the pages show it: to two decimals where one would hide that a score is
         below it (13.3 of a month's 13.33 is not full, and its contribution is 39.9, not 40)."""
-        exact = self.exact_ceiling if self.exact_ceiling is not None else self.ceiling
-        if exact is None:
+        if self._exact_ceiling is None:
             return "—"
-        two = Decimal(exact).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
-        text = format(two.normalize() if two == two.to_integral_value() else two, "f")
-        return text[:-1] if text.endswith("0") and "." in text else text
+        two = format(Decimal(self._exact_ceiling).quantize(HUNDREDTH, rounding=ROUND_HALF_UP), "f")
+        return two.rstrip("0").rstrip(".")  # 120.00 -> 120, 13.30 -> 13.3, 13.33 -> 13.33
 
     @property
     def capped(self) -> bool:
-        exact = self.exact_ceiling if self.exact_ceiling is not None else self.ceiling
-        return exact is not None and self.raw > exact
+        return self._exact_ceiling is not None and self.raw > self._exact_ceiling
 
     @property
     def score_text(self) -> str:
