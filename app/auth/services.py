@@ -110,6 +110,13 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
     return token
 
 
+def revoke_all_tokens(user_id: int) -> None:
+    """Revoke every live token of the user, in the caller's transaction (a reset password, a
+    stopped account)."""
+    db.session.execute(sa.update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=utcnow()))
+
+
 def revoke_raw_token(raw: str) -> None:
     token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(raw)))
     if token is not None and token.revoked_at is None:

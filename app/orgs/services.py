@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.models import ROLES, ApiToken, User, hash_password
+from app.auth.models import ROLES, User, hash_password
+from app.auth.services import revoke_all_tokens
 from app.auth.scope import (
     can_manage_org,
     is_fellow_secretary,
@@ -19,7 +20,7 @@ from app.auth.scope import (
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.ids import get_by_id
-from app.orgs.models import ORG_KIND_LABELS, ORG_KINDS, Org, utcnow
+from app.orgs.models import ORG_KIND_LABELS, ORG_KINDS, Org
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8
@@ -277,8 +278,7 @@ def update_member(actor, member_id: int, *, name: str | None = None, role: str |
     if password is not None or active is False:
         # a reset password or a stopped account: the phone clients' tokens end with the sessions,
         # and do not come back if the account is started again
-        db.session.execute(sa.update(ApiToken).where(ApiToken.user_id == member.id, ApiToken.revoked_at.is_(None))
-                           .values(revoked_at=utcnow()))
+        revoke_all_tokens(member.id)
     db.session.commit()
     return member
 
