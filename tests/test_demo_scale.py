@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from app.auth.models import User
+from app.marks import LEDGER_HEAD, ChangeMark, ledger_key
 from app.orgs.models import Org
 from app.points.ledger import append_entry, verify_chain
 from app.points.models import LedgerEntry
@@ -52,6 +53,11 @@ def test_loads_a_district_with_a_valid_chain_on_top_of_existing_data(app, db, tr
 
     check = verify_chain()
     assert check.ok and check.checked == 1001
+
+    # Every org got the ledger mark the entries' own event would have left (bulk rows bypass it).
+    marks = dict(db.session.execute(sa.select(ChangeMark.key, ChangeMark.value)).all())
+    assert marks[LEDGER_HEAD] == before.id + 1000
+    assert all(marks.get(ledger_key(o.id)) == before.id + 1000 for o in inside)
 
     # Ids and sequences continue after the load: the app appends and adds people as usual.
     after = append_entry(category="service", points=Decimal("1"), occurred_on=today, source="award",

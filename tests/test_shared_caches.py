@@ -142,6 +142,30 @@ def test_sqlite_writers_wait_for_each_other_instead_of_failing(app, db):
     second.close()
 
 
+def test_token_lookup_finds_marks_by_key_whatever_the_statistics_say(app, db, tree):
+    """The bearer-token statement reads the path's ledger marks by primary key even when the
+    statistics were taken while ``change_marks`` was nearly empty (as after a bulk load): a
+    join there made SQLite scan the whole table once per org level on every read."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner trusts its statistics; PostgreSQL scales them to the table's size")
+    from app.auth.services import _with_marks
+    from app.marks import ledger_key, set_marks
+    from app.orgs.models import Org
+
+    db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
+    set_marks(db.session.connection(), {ledger_key(i): 1 for i in range(1, 400)})
+    set_marks(db.session.connection(), {ledger_key(o.id): 2 for o in db.session.scalars(sa.select(Org))})
+    db.session.commit()
+    compiled = _with_marks("token", True).compile(dialect=db.engine.dialect)
+    params = compiled.construct_params({"token_hash": "x"})
+    plan = db.session.connection().exec_driver_sql(
+        "EXPLAIN QUERY PLAN " + str(compiled), tuple(params[k] for k in compiled.positiontup)).all()
+    details = [row[-1] for row in plan]
+    assert any("change_marks" in d for d in details), details
+    assert not [d for d in details if d.startswith("SCAN")], details
+
+
 def test_points_stay_exact_decimals(tree, api_as, add_entry):
     add_entry(tree.m11, "service", Decimal("2.5"), date(Y, 3, 1))
     body = api_as(tree.m11).get(f"/api/v1/me/points?year={Y}").get_json()
