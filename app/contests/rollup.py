@@ -323,13 +323,11 @@ def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datet
         # one refresh of a contest at a time (the tick and a secretary's click)
         db.session.execute(sa.select(Contest.id).where(Contest.id == contest.id).with_for_update())
     marks = source_marks(contest)
-    if kind in REFRESHES:
-        latest = current_snapshot(contest)
-        if latest is not None and latest.kind in REFRESHES and latest.source_marks == marks:
-            if to_utc(latest.as_of) < as_of:
-                latest.as_of = as_of
-                db.session.flush()
-            return latest, False
+    latest = current_snapshot(contest) if kind in REFRESHES else None
+    if latest is not None and (latest.kind not in REFRESHES or latest.is_final):
+        latest = None
+    if latest is not None and latest.source_marks == marks:
+        return _still_current(latest, as_of, marks), False
     snapshot = ContestSnapshot(
         contest_id=contest.id, period_key=period_key, as_of=as_of, kind=kind, source_marks=marks,
         is_final=kind == "final", published=published or kind == "final", created_at=now,
@@ -343,7 +341,40 @@ def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datet
                            {"mem": f"{max(4, setting('CONTEST_ROLLUP_WORK_MEM_MB', 64))}MB"})
     with planned_for_parameters():
         db.session.execute(standings_insert(contest, snapshot, through))
+    if latest is not None and _same_standings(snapshot.id, latest.id):
+        # the marks moved, but not the board (an entry it does not count, a roster change
+        # elsewhere): a copy would turn every arrow into "no change"
+        db.session.execute(sa.delete(ContestStanding).where(ContestStanding.snapshot_id == snapshot.id))
+        db.session.delete(snapshot)
+        db.session.flush()
+        return _still_current(latest, as_of, marks), False
     return snapshot, True
+
+
+def _still_current(latest: ContestSnapshot, as_of: datetime, marks: str) -> ContestSnapshot:
+    """``latest`` is the board of ``as_of`` too: its time (and the marks it holds for) move on."""
+    if to_utc(latest.as_of) < as_of:
+        latest.as_of = as_of
+    latest.source_marks = marks
+    db.session.flush()
+    return latest
+
+
+def _same_standings(new_id: int, old_id: int) -> bool:
+    """Whether two snapshots rank the same participants with the same scores in the same places
+    (one statement: the two counts and the count of rows that match)."""
+    new, old = aliased(ContestStanding, name="new"), aliased(ContestStanding, name="old")
+
+    def count(snapshot_id):
+        return (sa.select(sa.func.count()).select_from(ContestStanding)
+                .where(ContestStanding.snapshot_id == snapshot_id).scalar_subquery())
+
+    matching = (sa.select(sa.func.count()).select_from(new)
+                .join(old, sa.and_(old.snapshot_id == old_id, old.participant_id == new.participant_id,
+                                   old.score == new.score, old.rank == new.rank))
+                .where(new.snapshot_id == new_id).scalar_subquery())
+    n_new, n_old, n_match = db.session.execute(sa.select(count(new_id), count(old_id), matching)).one()
+    return n_new == n_old == n_match
 
 
 def prune_ticks(before: datetime) -> int:

@@ -141,6 +141,8 @@ def test_rolling_up_again_with_nothing_new_keeps_the_movement(race, make_contest
 def test_any_change_the_standings_count_makes_a_new_snapshot(race, make_contest, api_as, add_points, change):
     from app.extensions import db
 
+    if change == "roster":
+        add_points(5, "study", member=race.m14)  # leaving takes them along
     c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
     api = api_as(race.tree.sec_c1)
     assert api.post(f"/api/v1/contests/{c.id}/rollup").get_json()["created"] is False  # as at creation
@@ -149,10 +151,33 @@ def test_any_change_the_standings_count_makes_a_new_snapshot(race, make_contest,
     elif change == "org entry":
         add_points(1, "study", org=race.b13)  # an org's own entry counts for a branch contest
     else:
-        race.m14.active = False  # leaves the per-capita divisor
+        race.m14.active = False
         db.session.commit()
     r = api.post(f"/api/v1/contests/{c.id}/rollup").get_json()
     assert r["created"] is True, change
+
+
+@pytest.mark.parametrize("change", ["uncounted entry", "roster elsewhere"])
+def test_a_change_that_leaves_the_board_as_it_was_keeps_the_movement(race, make_contest, api_as, add_points,
+                                                                      make_user, change):
+    """The marks move with any entry in scope and any roster change, but when the standings come
+    out the same no copy is written: the arrows of the last real change stay."""
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    api = api_as(race.tree.sec_c1)
+    add_points(30, "study", member=race.m14)
+    moved = api.post(f"/api/v1/contests/{c.id}/rollup").get_json()
+    assert moved["created"] is True
+    if change == "uncounted entry":
+        add_points(3, "rating", member=race.m13)  # ratings are not counted by this race
+    else:
+        make_user(race.tree.b21, "member", "荷花新党员")  # another community, outside the race
+    r = api.post(f"/api/v1/contests/{c.id}/rollup").get_json()
+    assert r["created"] is False and r["snapshot"]["id"] == moved["snapshot"]["id"], change
+    assert r["snapshot"]["as_of"] >= moved["snapshot"]["as_of"]
+    top = api.get(f"/api/v1/contests/{c.id}/leaderboard?limit=1").get_json()["standings"][0]
+    assert top["participant"]["id"] == race.b14.id and top["previous_rank"] == 4, change
+    # and a third refresh with nothing new is still no copy
+    assert api.post(f"/api/v1/contests/{c.id}/rollup").get_json()["created"] is False
 
 
 def test_finalize_then_409(race, make_contest, api_as):
