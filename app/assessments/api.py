@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.api import LocalTime, Schema, current_api_user, make_blueprint, page_args, token_required
+from app.api import LocalTime, Schema, current_api_user, error_responses, make_blueprint, page_args, token_required
 from app.assessments import services
 from app.assessments.calc import GRADE_LABELS
 
@@ -264,6 +264,7 @@ def update_assessment(data, assessment_id):
 
 
 @blp.route("/assessments/<int:assessment_id>/publish", methods=["POST"])
+@error_responses(blp, 401, 403, 404, 409)
 @token_required("admin")
 @blp.response(200, AssessmentOut)
 def publish(assessment_id):

@@ -17,13 +17,17 @@ checked by hand. The rules, as published for Dinghai district and as this produc
   ``unqualified_ratio`` x the class's top final score.
 * Award eligible is false on a one-vote veto, on a contest's last-place exclusion, or for a unit
   graded D (不合格): an unqualified unit takes part in no award of the year.
-* Grades: unqualified units get D. Qualified units are graded in final-rank order among the
-  qualified units of the class: the first ``count(A)`` places get A, the next ``count(B)`` get B,
-  then C. ``count(g) = floor(quota(g) x N)``, but at least 1 when the quota is above 0 (so a small
-  class can still have one 优秀). Without a C quota every remaining qualified unit gets C; with
-  one, qualified units beyond all quotas get D. Units tied on the final score share the better
-  grade, so a tie at a boundary may exceed a quota; like ranks, it then uses up the places that
-  follow (A 2 places, B 1 place, finals 95, 90, 90, 85: A, A, A, then C).
+* Qualified needs a positive top score: when the class's best final score is zero or below, the
+  60% line is not drawn (a unit cannot be below 60% of itself) and only a criticism disqualifies.
+* Grades: unqualified units get D, and only they (不合格 has exactly the two causes above).
+  Qualified units are graded in final-rank order among the qualified units of the class: the
+  first ``count(A)`` places get A, the next ``count(B)`` get B, every other one C (合格 has no
+  quota). ``count(g) = floor(quota(g) x N)``, but at least 1 when the quota is above 0 (so a small
+  class can still have one 优秀). A unit under a one-vote veto loses every award "whatever its
+  score": it takes no A or B place (the places go to the units after it) and is graded C. Units
+  tied on the final score share the better grade, so a tie at a boundary may exceed a quota;
+  like ranks, it then uses up the places that follow (A 2 places, B 1 place, finals 95, 90, 90,
+  85: A, A, A, then C).
 * Indirect link: the grade sets the share of the unit's people who may be graded excellent;
   allowed = floor(share x the unit's active member count).
 * Talk (约谈): units graded C or D.
@@ -35,7 +39,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 GRADES = ("A", "B", "C", "D")
 GRADE_LABELS = {"A": "优秀", "B": "良好", "C": "合格", "D": "不合格"}
-QUOTA_GRADES = ("A", "B", "C")
+QUOTA_GRADES = ("A", "B")  # C is every other qualified unit, D the unqualified ones
 TALK_GRADES = ("C", "D")
 CENT = Decimal("0.01")
 ONE = Decimal(1)
@@ -205,18 +209,20 @@ def round_final(value: Decimal) -> Decimal:
 def quota_counts(n: int, quotas: dict[str, Decimal]) -> dict[str, int | None]:
     """Places per grade in a class of ``n``: floor(quota x n), at least 1 for a quota above 0.
 
-    ``None`` for C means "every remaining qualified unit".
+    ``None`` for C: every remaining qualified unit (a C quota stored by an earlier version is not
+    a limit: a qualified unit is never graded D).
     """
     counts: dict[str, int | None] = {}
     for grade in QUOTA_GRADES:
         q = quotas.get(grade)
         if q is None:
-            counts[grade] = None if grade == "C" else 0
+            counts[grade] = 0
             continue
         c = int((Decimal(q) * n).to_integral_value(rounding=ROUND_FLOOR))
         if Decimal(q) > 0 and n > 0:
             c = max(c, 1)
         counts[grade] = c
+    counts["C"] = None
     return counts
 
 
@@ -224,13 +230,10 @@ def grade_for(qualified_rank: int, counts: dict[str, int | None]) -> str:
     """The grade of the unit holding ``qualified_rank`` among the qualified units of its class."""
     limit = 0
     for grade in QUOTA_GRADES:
-        c = counts.get(grade)
-        if c is None:  # C without a quota: all the rest
-            return grade
-        limit += c
+        limit += counts.get(grade) or 0
         if qualified_rank <= limit:
             return grade
-    return "D"
+    return "C"
 
 
 def floor_int(value: Decimal) -> int:
@@ -283,17 +286,19 @@ def _compute_class(unit_class: str, units: list[UnitInput], rules: Rules) -> lis
         r.threshold = threshold
         if r.criticized:
             r.unqualified_reasons.append("criticized")
-        if r.final < threshold:
+        if top > 0 and r.final < threshold:
             r.unqualified_reasons.append("below_ratio")
         r.qualified = not r.unqualified_reasons
 
     counts = quota_counts(n, rules.grade_quotas)
-    qualified = [r for r in rows if r.qualified]
-    for r, q_rank in zip(qualified, competition_ranks([r.final for r in qualified])):
+    graded = [r for r in rows if r.qualified and not r.veto]
+    for r, q_rank in zip(graded, competition_ranks([r.final for r in graded])):
         r.grade = grade_for(q_rank, counts)
     for r in rows:
         if not r.qualified:
             r.grade = "D"
+        elif r.veto:
+            r.grade = "C"  # no 优秀 or 良好 place, whatever the score
         if r.grade == "D":
             r.award_eligible = False  # a unit graded 不合格 takes part in no award of the year
         r.talk = r.grade in TALK_GRADES
@@ -359,7 +364,9 @@ def explain(r: UnitResult, rules: Rules, counts: dict[str, int | None]) -> str:
     s.append(f"{final}，在“{cls}”类排第 {r.rank} 名{tie_final}。")
 
     line = f"合格线 = 本类第一名 {fmt_final(r.top_final)} × {fmt_pct(rules.unqualified_ratio)} = {fmt(r.threshold)}"
-    if "below_ratio" in r.unqualified_reasons:
+    if r.top_final <= 0:
+        s.append(f"本类第一名得分 {fmt_final(r.top_final)} 不为正，不按 {fmt_pct(rules.unqualified_ratio)} 划合格线。")
+    elif "below_ratio" in r.unqualified_reasons:
         s.append(f"{line}，本单位低于合格线，不合格。")
     else:
         s.append(f"{line}，本单位达到合格线。")
@@ -372,10 +379,11 @@ def explain(r: UnitResult, rules: Rules, counts: dict[str, int | None]) -> str:
     else:
         quota = "、".join(
             f"{GRADE_LABELS[g]} {counts[g]} 名" for g in QUOTA_GRADES if counts.get(g) is not None)
-        if counts.get("C") is None:
-            quota += "，其余合格单位为合格"
-        beyond = "，超出各等次名额" if r.grade == "D" else ""
-        s.append(f"按等次名额（{quota}）{beyond}，等次：{r.grade}（{r.grade_label}）。")
+        quota += "，其余合格单位为合格"
+        if r.veto:
+            s.append(f"一票否决，不占优秀、良好名额（{quota}），等次：{r.grade}（{r.grade_label}）。")
+        else:
+            s.append(f"按等次名额（{quota}），等次：{r.grade}（{r.grade_label}）。")
 
     if r.veto:
         why = "；".join(v.text for v in r.veto_items if v.text)

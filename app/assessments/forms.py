@@ -133,7 +133,6 @@ class AssessmentForm(FlaskForm):
     ratio = StringField(_l("不合格线（占本类第一名得分的 %）"), default="60")
     quota_a = StringField(_l("优秀（A）名额（占本类单位数的 %）"), default="20")
     quota_b = StringField(_l("良好（B）名额（%）"), default="30")
-    quota_c = StringField(_l("合格（C）名额（%，留空即其余合格单位均为 C）"), default="")
     departments = StringField(_l("评价部门（用顿号分隔）"), default="纪委、组织部、宣传部、统战部")
     unit_classes = TextAreaField(_l("单位类别（每行一个；可在名称后写本类的系数步长 %，如“二类机关 0.2”）"))
     share_a = StringField(_l("A 等次单位可评优秀人员比例（%）"), default="30")
@@ -146,7 +145,6 @@ class AssessmentForm(FlaskForm):
         "ratio": ("不合格线", HUNDRED, False),
         "quota_a": ("优秀名额", HUNDRED, False),
         "quota_b": ("良好名额", HUNDRED, False),
-        "quota_c": ("合格名额", HUNDRED, True),
         "share_a": ("A 等次优秀比例", HUNDRED, False),
         "share_b": ("B 等次优秀比例", HUNDRED, False),
         "share_c": ("C 等次优秀比例", HUNDRED, False),
@@ -189,8 +187,6 @@ class AssessmentForm(FlaskForm):
         if not ok:
             return None
         quotas = {"A": values["quota_a"], "B": values["quota_b"]}
-        if values["quota_c"] is not None:
-            quotas["C"] = values["quota_c"]
         return {
             "year": year, "title": self.title.data, "coefficient_step": values["step"],
             "unqualified_ratio": values["ratio"], "grade_quotas": quotas,
@@ -207,7 +203,6 @@ class AssessmentForm(FlaskForm):
         quotas = a.grade_quotas or {}
         self.quota_a.data = percent(quotas.get("A", 0))
         self.quota_b.data = percent(quotas.get("B", 0))
-        self.quota_c.data = percent(quotas["C"]) if "C" in quotas else ""
         self.departments.data = "、".join(a.departments or [])
         self.unit_classes.data = classes_text(a.unit_classes)
         shares = a.excellent_shares or {}

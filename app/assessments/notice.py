@@ -7,6 +7,7 @@ from datetime import date
 
 from app.assessments import services
 from app.assessments.calc import GRADE_LABELS, UnitResult, contest_text, fmt_coef, fmt_final
+from app.timeutil import local_date
 
 
 @dataclass
@@ -67,7 +68,7 @@ def build_notice(actor, assessment_id: int) -> tuple[object, Notice]:
         closing=("考核结果作为年终奖励、干部选拔任用和评优评先的重要依据。等次为合格及以下的单位，"
                  "由组织部门约谈其主要负责人，限期整改。希望各单位对照结果查找不足，持续提升党建工作水平。"),
         draft=not a.is_published,
-        issued_on=a.published_at.date() if a.published_at else None,
+        issued_on=local_date(a.published_at) if a.published_at else None,
     )
     return a, notice
 

@@ -183,8 +183,11 @@ def _clean_quotas(value, errors: FieldErrors) -> dict:
         if key == "D":
             errors.add("grade_quotas", "D（不合格）由合格线和通报批评决定，不设名额。")
             continue
-        if key not in ("A", "B", "C"):
-            errors.add("grade_quotas", f"未知等次“{key}”：只能为 A、B、C。")
+        if key == "C":
+            errors.add("grade_quotas", "C（合格）为其余达到合格线的单位，不设名额。")
+            continue
+        if key not in ("A", "B"):
+            errors.add("grade_quotas", f"未知等次“{key}”：只能为 A、B。")
             continue
         d = check_number(errors, "grade_quotas", share, f"等次 {key} 的名额比例", lo=Decimal(0), hi=Decimal(1),
                          places=4)
@@ -192,7 +195,7 @@ def _clean_quotas(value, errors: FieldErrors) -> dict:
             out[key] = str(d)
     if sum((Decimal(v) for v in out.values()), Decimal(0)) > 1:
         errors.add("grade_quotas", "各等次名额比例之和不能超过 1（100%）。")
-    return {k: out[k] for k in ("A", "B", "C") if k in out}
+    return {k: out[k] for k in ("A", "B") if k in out}
 
 
 def _clean_shares(value, errors: FieldErrors) -> dict:
@@ -635,7 +638,8 @@ def contest_items(year: int, org_ids: list[int]) -> dict[int, list[ContestItem]]
 
 
 def member_counts(org_ids: list[int]) -> dict[int, int]:
-    """Active accounts in each org's subtree, in one query."""
+    """Active members and secretaries in each org's subtree (the people :func:`unit_members`
+    lists; admin accounts are not staff of the unit), in one query."""
     if not org_ids:
         return {}
     unit_org, below = aliased(Org), aliased(Org)
@@ -643,7 +647,8 @@ def member_counts(org_ids: list[int]) -> dict[int, int]:
         sa.select(unit_org.id, sa.func.count(User.id))
         .select_from(unit_org)
         .outerjoin(below, below.path.startswith(unit_org.path))
-        .outerjoin(User, sa.and_(User.org_id == below.id, User.active.is_(True)))
+        .outerjoin(User, sa.and_(User.org_id == below.id, User.active.is_(True),
+                                 User.role.in_(("member", "secretary"))))
         .where(unit_org.id.in_(org_ids))
         .group_by(unit_org.id)
     ).all()

@@ -80,6 +80,7 @@ def test_only_admins(tree, api_as, make_units):
     ({"coefficient_step": True}, "coefficient_step"),
     ({"unqualified_ratio": 1.5}, "unqualified_ratio"),
     ({"grade_quotas": {"A": 0.2, "D": 0.1}}, "grade_quotas"),
+    ({"grade_quotas": {"A": 0.2, "B": 0.3, "C": 0.3}}, "grade_quotas"),  # 合格 is every other qualified unit
     ({"grade_quotas": {"A": 0.7, "B": 0.5}}, "grade_quotas"),
     ({"departments": []}, "departments"),
     ({"title": ""}, "title"),
@@ -283,6 +284,7 @@ def test_indirect_link_uses_active_members(tree, api_as, make_user):
     for _ in range(6):
         make_user(tree.b21)
     make_user(tree.b21, active=False)
+    make_user(tree.b21, "admin")  # an admin account placed there is not the unit's staff
     put(api, aid, tree.c1, base=95, party_building=300, unit_class="社区")
     put(api, aid, tree.c2, base=80, party_building=200, unit_class="社区")
     res = results(api, aid)

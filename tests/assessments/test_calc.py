@@ -134,12 +134,38 @@ def test_criticism_makes_unqualified_and_frees_the_quota_place():
     assert all(res[i].award_eligible for i in range(2, 11))
 
 
-def test_a_unit_graded_d_beyond_the_quotas_is_not_award_eligible():
-    units = [unit(i, 400 - 10 * i, base=str(100 - i)) for i in range(1, 6)]
-    res = by_id(compute(units, rules(quotas={"A": D("0.2"), "B": D("0.2"), "C": D("0.2")})))  # 1 place each
-    assert [res[i].grade for i in range(1, 6)] == ["A", "B", "C", "D", "D"]
-    assert [res[i].award_eligible for i in range(1, 6)] == [True, True, True, False, False]
-    assert res[5].qualified and "等次为不合格，不得参加当年评优评先" in res[5].explanation
+def test_a_qualified_unit_is_never_graded_d_whatever_the_quotas():
+    """不合格 has two causes only (a criticism, or below the 60% line): a unit past every quota is
+    合格, and a C quota stored by an earlier version limits nothing."""
+    units = [unit(i, 100 - i) for i in range(1, 11)]
+    for quotas in ({"A": D("0.2"), "B": D("0.3")}, {"A": D("0.2"), "B": D("0.3"), "C": D("0.3")}):
+        res = by_id(compute(units, rules(quotas=quotas)))
+        assert [res[i].grade for i in range(1, 11)] == ["A"] * 2 + ["B"] * 3 + ["C"] * 5
+        assert all(res[i].award_eligible for i in range(1, 11))
+        assert "其余合格单位为合格），等次：C（合格）" in res[10].explanation
+        assert "D" not in {r.grade for r in res.values()}
+
+
+def test_a_vetoed_unit_takes_no_excellent_place_whatever_its_score():
+    units = [unit(i, 100 - i, base=str(100 - i)) for i in range(1, 6)]
+    units[0] = unit(1, 99, base="99", veto=True, veto_items=(VetoItem("安全生产", "安全生产事故"),))
+    res = by_id(compute(units, rules(quotas={"A": D("0.2"), "B": D("0.2")})))  # 1 place each
+    assert res[1].rank == 1 and res[1].qualified
+    assert [res[i].grade for i in range(1, 6)] == ["C", "A", "B", "C", "C"]  # the places go on to 2 and 3
+    assert res[1].award_eligible is False and res[1].talk
+    assert "一票否决，不占优秀、良好名额" in res[1].explanation
+    assert "取消当年评优评先资格" in res[1].explanation and "优秀）" not in res[1].explanation
+
+
+def test_no_60_percent_line_when_the_top_score_is_not_positive():
+    units = [unit(1, 100, base="0", deductions=D(5)), unit(2, 90, base="0", deductions=D(8))]
+    res = by_id(compute(units, rules()))
+    assert res[1].final == D("-5.00") and res[2].final == D("-8.00")
+    assert res[1].qualified and res[2].qualified  # the first-placed unit cannot be below 60% of itself
+    assert [res[1].grade, res[2].grade] == ["A", "B"]
+    assert "不为正，不按 60% 划合格线" in res[1].explanation
+    crit = by_id(compute([units[0], unit(2, 90, base="0", criticized=True, criticized_reason="重大事故")], rules()))
+    assert crit[2].grade == "D" and crit[2].unqualified_reasons == ["criticized"]
 
 
 def test_classes_are_kept_apart():
@@ -178,14 +204,6 @@ def test_quotas_floor_with_at_least_one_and_ties_share_the_better_grade():
     assert [res[i].grade for i in range(1, 6)] == ["A", "A", "A", "B", "C"]
     res = by_id(compute(units, rules(quotas={"A": D("0.4"), "B": D("0.2")})))
     assert [res[i].grade for i in range(1, 6)] == ["A", "A", "A", "C", "C"]
-
-
-def test_a_c_quota_sends_units_beyond_all_quotas_to_d():
-    units = [unit(i, 100 - i) for i in range(1, 11)]
-    res = by_id(compute(units, rules(quotas={"A": D("0.2"), "B": D("0.3"), "C": D("0.3")})))
-    assert [res[i].grade for i in range(1, 11)] == ["A"] * 2 + ["B"] * 3 + ["C"] * 3 + ["D"] * 2
-    assert res[10].qualified  # still qualified, but beyond every quota
-    assert "超出各等次名额" in res[10].explanation
 
 
 def test_contest_feed_adds_bonus_and_exclusion_named_in_the_explanation():

@@ -134,6 +134,20 @@ def test_notice_page_and_pdf(tree, login_as, assessment):
     assert b"/FontFile2" in pdf.data or b"STSong-Light" in pdf.data  # an embedded CJK font, or the standard one
 
 
+def test_notice_is_dated_the_local_day_it_was_published(tree, login_as, assessment, db):
+    """Published at 02:30 in Beijing (18:30 UTC the day before): the notice carries the local day."""
+    from datetime import datetime, timezone
+
+    from app.assessments import services
+
+    services.save_unit(tree.admin, assessment.id, tree.c1.id, {"base": 95, "party_building": 300, "unit_class": "社区"})
+    services.publish(tree.admin, assessment.id)
+    assessment.published_at = datetime(2026, 12, 31, 18, 30, tzinfo=timezone.utc)
+    db.session.commit()
+    html = page(login_as(tree.admin).get(f"/assessments/{assessment.id}/notice"))
+    assert "2027年1月1日" in html and "2026年12月31日" not in html
+
+
 def test_publish_and_reopen_on_the_page(tree, login_as, assessment, db):
     from app.assessments import services
 
