@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.api import JsonBoolean, Schema, current_api_user, json_response, make_blueprint, page_args, token_required
+from app.api import JsonBoolean, Schema, current_api_user, error_responses, json_response, make_blueprint, page_args, token_required
 from app.contests import services
 from app.errors import Invalid
 from app.readonly import read_only
@@ -215,6 +215,7 @@ def leaderboard(args, contest_id):
 
 
 @blp.route("/contests/<int:contest_id>/rollup", methods=["POST"])
+@error_responses(blp, 401, 403, 404, 409)
 @token_required("admin", "secretary")
 @blp.response(200, ContestRollupOut)
 def rollup(contest_id):
@@ -224,6 +225,7 @@ def rollup(contest_id):
 
 
 @blp.route("/contests/<int:contest_id>/finalize", methods=["POST"])
+@error_responses(blp, 401, 403, 404, 409)
 @token_required("admin", "secretary")
 @blp.response(200, ContestDetail)
 def finalize(contest_id):

@@ -161,7 +161,11 @@ def create_contest(actor, *, title, participant_type, scope_org_id, starts_on, e
     start = _date_value(starts_on, "starts_on", fields)
     end = _date_value(ends_on, "ends_on", fields)
     if start and end:
-        if end < start:
+        earliest = date(rollup.local_date(rollup.utcnow()).year - 1, 1, 1)
+        if end < earliest:
+            # its bonus and exclusion would land in a year whose results are long out
+            fields["ends_on"] = [_("结束日期不能早于%(d)s（上一年度的第一天）。", d=earliest.isoformat())]
+        elif end < start:
             fields["ends_on"] = [_("结束日期不能早于开始日期。")]
         elif (end - start).days > MAX_SPAN_DAYS:
             fields["ends_on"] = [_("竞赛周期不能超过三年。")]
@@ -527,14 +531,27 @@ def bonus_category() -> str:
     return value if value in CATEGORIES and value != "penalty" else "service"
 
 
+def _earns_bonus(contest: Contest):
+    """A standing's claim to the top-places bonus: a top place (ties included) won with a score
+    above zero (a board where nobody has earned anything puts everyone in first place)."""
+    s = ContestStanding
+    if contest.top_places <= 0 or contest.top_points <= 0:
+        return sa.false()
+    return sa.and_(s.rank <= contest.top_places, s.score > 0)
+
+
 def _record_outcomes(contest: Contest, snapshot: ContestSnapshot) -> None:
-    """One INSERT ... SELECT: place, bonus (top places, ties included) and last-place exclusion."""
+    """One INSERT ... SELECT: place, bonus (top places, ties included, above zero) and the
+    last-place exclusion (not for a unit that earned the bonus: with few participants or a tie
+    the last place can also be a top place)."""
     s = ContestStanding
     last = sa.select(sa.func.max(s.rank)).where(s.snapshot_id == snapshot.id).scalar_subquery()
-    bonus = sa.case((s.rank <= contest.top_places, sa.literal(contest.top_points, ContestOutcome.bonus.type)),
+    earns = _earns_bonus(contest)
+    bonus = sa.case((earns, sa.literal(contest.top_points, ContestOutcome.bonus.type)),
                     else_=sa.literal(Decimal(0), ContestOutcome.bonus.type))
     excluded = sa.case(
-        (sa.and_(sa.literal(bool(contest.exclude_last), sa.Boolean), s.rank == last, last > 1), sa.true()),
+        (sa.and_(sa.literal(bool(contest.exclude_last), sa.Boolean), s.rank == last, last > 1, sa.not_(earns)),
+         sa.true()),
         else_=sa.false(),
     )
     select = sa.select(
@@ -551,7 +568,7 @@ def _award_members(contest: Contest, snapshot: ContestSnapshot, actor_id: int | 
         return 0
     s = ContestStanding
     winners = db.session.execute(
-        sa.select(s.participant_id, s.rank).where(s.snapshot_id == snapshot.id, s.rank <= contest.top_places)
+        sa.select(s.participant_id, s.rank).where(s.snapshot_id == snapshot.id, _earns_bonus(contest))
         .order_by(s.rank, s.participant_id)
     ).all()
     occurred = min(rollup.local_date(rollup.utcnow()), contest.ends_on)

@@ -197,6 +197,31 @@ def test_finalize_then_409(race, make_contest, api_as):
     assert api.get(f"/api/v1/contests/{c.id}/leaderboard").get_json()["final"] is True
 
 
+def test_no_bonus_for_nothing_and_no_exclusion_for_a_bonus_place(race, make_contest, api_as):
+    """Only the 荷花 community's two branches, with no points at all: both share first place, and
+    neither gets the bonus (nothing was earned) nor is excluded as last (nobody is behind)."""
+    t = race.tree
+    empty = make_contest(t.sec_c2, t.c2, "branch", categories=["study"], top_places=1, top_points=5,
+                         exclude_last=True)
+    body = api_as(t.sec_c2).post(f"/api/v1/contests/{empty.id}/finalize").get_json()
+    assert [(o["place"], o["bonus"], o["award_ineligible"]) for o in body["outcomes"]] == [(1, 0.0, False)] * 2
+    # 桂花: top 4 places among 4 branches: the last (b14, 4th) earned the bonus and is not excluded
+    c = make_contest(t.sec_c1, race.c1, "branch", title="全员加分赛", categories=["study", "service"],
+                     top_places=4, top_points=2, exclude_last=True)
+    body = api_as(t.sec_c1).post(f"/api/v1/contests/{c.id}/finalize").get_json()
+    assert [(o["name"], o["bonus"], o["award_ineligible"]) for o in body["outcomes"]][-1] == ("桂花第四支部", 2.0, False)
+
+
+def test_a_race_cannot_end_before_last_year(race, api_as):
+    api = api_as(race.tree.sec_c1)
+    body = {"title": "旧赛", "participant_type": "member", "scope_org_id": race.c1.id, "categories": ["study"],
+            "starts_on": "2000-01-01", "ends_on": "2000-01-02", "top_places": 2, "top_points": 5}
+    r = api.post("/api/v1/contests", json=body)
+    assert r.status_code == 422 and "上一年度的第一天" in r.get_json()["error"]["fields"]["ends_on"][0]
+    body.update(starts_on=f"{YEAR - 1}-01-01", ends_on=f"{YEAR - 1}-12-31")
+    assert api.post("/api/v1/contests", json=body).status_code == 201
+
+
 def test_ids_that_cannot_exist_are_404_not_500(race, api_as):
     api = api_as(race.tree.sec_c1)
     for huge in (10**20, 2**31):
@@ -210,6 +235,9 @@ def test_openapi_lists_the_contest_paths(client):
     for p in ("/api/v1/contests", "/api/v1/contests/{contest_id}/leaderboard",
               "/api/v1/contests/{contest_id}/rollup", "/api/v1/contests/{contest_id}/finalize"):
         assert p in paths
+    for p in ("/api/v1/contests/{contest_id}/rollup", "/api/v1/contests/{contest_id}/finalize",
+              "/api/v1/assessments/{assessment_id}/publish"):
+        assert "409" in paths[p]["post"]["responses"], p  # already final / published
 
 
 def _grow(race, make_user, add_points, n: int) -> None:

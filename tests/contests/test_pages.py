@@ -133,7 +133,7 @@ def test_finalize_page_confirms_then_freezes(race, make_contest, login_as):
                      top_points=2, exclude_last=True)
     s = login_as(race.tree.sec_c1)
     confirm = s.get(f"/contests/{c.id}/finalize").get_data(as_text=True)
-    assert "确认定稿" in confirm and "末位不得参加" in confirm
+    assert "确认定稿" in confirm and "末位（获得前几名加分的除外）不得参加" in confirm
     r = s.post(f"/contests/{c.id}/finalize")
     assert r.status_code == 302
     page = s.get(r.headers["Location"]).get_data(as_text=True)
