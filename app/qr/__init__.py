@@ -4,7 +4,8 @@ Settings (each can be given in the app config or, for the scalar ones, the envir
 
 =========================  ==========================================================  =================
 QR_TAGS                    tags residents can pick on the rating page                  服务热情, ...
-QR_COUNTED_PER_DAY         counted ratings per device, target and (local) day          1
+QR_COUNTED_PER_DAY         counted ratings per device, subject and (local) day         1
+QR_COUNTED_PER_IP          counted ratings per network address, subject and day         10
 QR_RATE_LIMIT              per-IP limit on rating posts (page and API together)        30 per minute
 QR_COMMENT_MAX             longest comment                                              200
 QR_FORM_MAX_AGE            seconds a rating form stays valid                            86400
@@ -27,6 +28,7 @@ DEFAULT_TAGS = ["服务热情", "办事高效", "耐心细致", "作风过硬", 
 DEFAULTS: dict[str, object] = {
     "QR_TAGS": DEFAULT_TAGS,
     "QR_COUNTED_PER_DAY": 1,
+    "QR_COUNTED_PER_IP": 10,
     "QR_RATE_LIMIT": "30 per minute",
     "QR_COMMENT_MAX": 200,
     "QR_FORM_MAX_AGE": 86400,

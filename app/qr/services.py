@@ -368,8 +368,8 @@ def _live_codes(org_id: int, post_ids: list[int], member_ids: list[int]) -> dict
 def clean_stars(value) -> int:
     if isinstance(value, bool):
         value = None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) == 1:
-        value = int(value.strip())
+    if isinstance(value, str) and len(value.strip()) == 1 and value.strip().isdecimal():
+        value = int(value.strip())  # isdecimal: "５" is 5; "²" and "①" are digits int() refuses
     if not isinstance(value, int) or not 1 <= value <= 5:
         raise Invalid(_("请选择 1 到 5 颗星。"), fields={"stars": [_("请选择 1 到 5 颗星。")]})
     return value
@@ -405,10 +405,21 @@ _RATING_COLUMNS = ("target_id", "stars", "tags", "comment", "device_hash", "ip_h
                    "created_at")
 
 
+# The codes of the same subject as :target_id (a member, an org or a service post may have several
+# codes: a door plate, a badge): the counting rules hold per subject, not per printed code.
+_SIBLING_CODES = (
+    "SELECT s.id FROM qr_targets s JOIN qr_targets t ON t.id = :target_id AND s.subject_type = t.subject_type "
+    "AND ((t.subject_type = 'member' AND s.member_id = t.member_id) "
+    "OR (t.subject_type = 'org' AND s.org_id = t.org_id) "
+    "OR (t.subject_type = 'post' AND s.post_id = t.post_id))"
+)
+
+
 @functools.cache
 def _insert_rating_stmt() -> sa.TextClause:
-    """One statement that counts the device's counted ratings of the target today, takes the next
-    slot while there is one left, and inserts: ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``.
+    """One statement that counts today's counted ratings of the subject (every code of it) from
+    the device and from the network address, takes the device's next slot on this code while
+    both have some left, and inserts: ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``.
 
     A concurrent request that took the same slot first makes this insert nothing (no row comes
     back) instead of failing, so no savepoint is needed around it. The same SQL on SQLite and
@@ -417,26 +428,32 @@ def _insert_rating_stmt() -> sa.TextClause:
     table = Rating.__table__
     cols = ", ".join(_RATING_COLUMNS)
     values = ", ".join(f":{c}" for c in _RATING_COLUMNS)
+    counts = "used.n < :per_day AND by_ip.n < :per_ip"
     return sa.text(
         f"INSERT INTO qr_ratings ({cols}, counted, count_slot) "
-        f"SELECT {values}, used.n < :per_day, CASE WHEN used.n < :per_day THEN used.n + 1 END "
-        "FROM (SELECT count(*) AS n FROM qr_ratings WHERE target_id = :target_id AND device_hash = :device_hash "
-        "AND day = :day AND counted) AS used WHERE true "
+        f"SELECT {values}, {counts}, CASE WHEN {counts} THEN used.n + 1 END "
+        f"FROM (SELECT count(*) AS n FROM qr_ratings WHERE target_id IN ({_SIBLING_CODES}) "
+        "AND device_hash = :device_hash AND day = :day AND counted) AS used, "
+        f"(SELECT count(*) AS n FROM qr_ratings WHERE target_id IN ({_SIBLING_CODES}) "
+        "AND ip_hash = :ip_hash AND day = :day AND counted) AS by_ip WHERE true "
         "ON CONFLICT (target_id, device_hash, day, count_slot) DO NOTHING "
         "RETURNING id, counted, count_slot"
     ).bindparams(*(sa.bindparam(c, type_=table.c[c].type) for c in _RATING_COLUMNS),
-                 sa.bindparam("per_day", type_=sa.Integer)
+                 sa.bindparam("per_day", type_=sa.Integer), sa.bindparam("per_ip", type_=sa.Integer),
                  ).columns(id=sa.BigInteger, counted=sa.Boolean, count_slot=sa.Integer)
 
 
 def _insert_rating(**values) -> Rating:
-    """Insert a rating, counted while the device has counted slots left today (race-safe: the
-    unique key on the slot decides, and a lost race counts again)."""
+    """Insert a rating, counted while the device has counted slots left today for the subject and
+    its network address has too (``QR_COUNTED_PER_IP``: a resident can clear cookies or ask
+    the API for a new device id, not easily a new address); race-safe for one code: the unique
+    key on the device's slot decides, and a lost race counts again."""
     per_day = max(0, int(cfg("QR_COUNTED_PER_DAY")))
+    per_ip = max(0, int(cfg("QR_COUNTED_PER_IP")))
     stmt = _insert_rating_stmt()
     # per_day + 3 tries for a slot, then one asking for none, which no other request can take first
     for limit in [per_day] * (per_day + 3) + [0]:
-        row = db.session.execute(stmt, {**values, "per_day": limit}).one_or_none()
+        row = db.session.execute(stmt, {**values, "per_day": limit, "per_ip": per_ip}).one_or_none()
         if row is not None:
             break
     rating = Rating(**values, id=row.id, counted=bool(row.counted), count_slot=row.count_slot)

@@ -60,17 +60,19 @@ def rate(token: str):
         return _rate_page(target, token, values=values, status=400,
                           message=_("页面已过期，请确认后再提交一次。"))
     try:
-        services.submit_rating(token, stars=values["stars"], tags=values["tags"], comment=values["comment"],
-                               device_id=device, ip=web.client_ip(), channel="page")
+        rating = services.submit_rating(token, stars=values["stars"], tags=values["tags"],
+                                        comment=values["comment"], device_id=device, ip=web.client_ip(),
+                                        channel="page")
     except Invalid as exc:
         db.session.rollback()
-        said_at_a_field = any(exc.message in messages for messages in (exc.fields or {}).values())
+        said_at_a_field = bool(exc.fields) and set(exc.fields) <= set(values)  # shown where it applies
         return _rate_page(target, token, values=values, errors=exc.fields or {},
                           message=None if said_at_a_field else exc.message, status=422)
     except DomainError:
         db.session.rollback()
         return _not_found()
-    return redirect(url_for("qr.thanks", token=token), code=303)
+    # a repeat is stored, not counted: the thank-you page says so (a changed mind after Back)
+    return redirect(url_for("qr.thanks", token=token, **({} if rating.counted else {"again": 1})), code=303)
 
 
 @bp.errorhandler(429)
@@ -94,7 +96,7 @@ def thanks(token: str):
     target = services.active_target_for_token(token)
     if target is None:
         return _not_found()
-    return render_template("qr/thanks.html", target=target, org=target.scope_org)
+    return render_template("qr/thanks.html", target=target, org=target.scope_org, again=request.args.get("again") == "1")
 
 
 def _image(token: str, kind: str):

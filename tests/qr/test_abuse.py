@@ -64,6 +64,50 @@ def test_many_residents_from_many_networks_raise_no_flag(app, tree, make_target,
     assert body["count"] == 10 and body["flags"] == []
 
 
+def counted_of(api, target_id):
+    return api.get(f"/api/v1/qr/targets/{target_id}/ratings").json["count"]
+
+
+def test_one_address_counts_at_most_qr_counted_per_ip_a_day_however_many_devices(app, tree, make_target, api_as):
+    """Clearing cookies or asking the API for a new device id gives a new device, not a new
+    address: past ``QR_COUNTED_PER_IP`` the ratings are stored, not counted."""
+    app.config["QR_COUNTED_PER_IP"] = 3
+    target, token = make_target(tree.sec_b11, "member", tree.m11)
+    api = api_as(tree.sec_b11)
+    for _ in range(2):
+        rate_via_page(app.test_client(), token, stars=5)  # a fresh cookie each time
+    resident = app.test_client()
+    answers = []
+    for _ in range(3):
+        device = resident.post("/api/v1/ratings/devices").json["device"]
+        answers.append(resident.post("/api/v1/ratings", json={"token": token, "stars": 5, "device": device}).json)
+    assert [a["counted"] for a in answers] == [True, False, False]
+    assert counted_of(api, target.id) == 3
+    assert api.get(f"/api/v1/qr/targets/{target.id}/ratings").json["total"] == 5  # every one stored
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    rate_via_page(other, token, stars=4)
+    assert counted_of(api, target.id) == 4
+
+
+def test_a_device_counts_once_a_day_per_subject_whatever_code_it_scans(app, tree, make_target, api_as, make_user):
+    """A member with a door-plate code and a badge: one phone's second rating, on the other code,
+    is stored, not counted; another member's code still counts."""
+    plate, plate_token = make_target(tree.sec_b11, "member", tree.m11, "门牌")
+    badge, badge_token = make_target(tree.sec_b11, "member", tree.m11, "胸牌")
+    other, other_token = make_target(tree.sec_b11, "member", make_user(tree.b11, "member", "王芳"))
+    branch, branch_token = make_target(tree.sec_b11, "org", tree.b11)
+    phone = app.test_client()
+    device = phone.post("/api/v1/ratings/devices").json["device"]
+
+    def rate(token):
+        return phone.post("/api/v1/ratings", json={"token": token, "stars": 5, "device": device}).json["counted"]
+
+    assert [rate(plate_token), rate(badge_token), rate(other_token), rate(branch_token)] == [True, False, True, True]
+    api = api_as(tree.sec_b11)
+    assert [counted_of(api, t.id) for t in (plate, badge, other, branch)] == [1, 0, 1, 1]
+
+
 def test_ip_hash_is_salted_per_day_and_per_secret(app):
     from app.qr import tokens
 
