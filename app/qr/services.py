@@ -526,6 +526,34 @@ def submit_rating(token, *, stars, tags=None, comment=None, device_id: str, ip: 
     raise RuntimeError("unreachable")
 
 
+@dataclass
+class OwnCodes:
+    """A person's own live codes and this month's counted ratings of them (all codes together)."""
+
+    targets: list[QrTarget]
+    month_count: int
+    month_average: Decimal | None
+
+
+def own_codes(user) -> OwnCodes:
+    """The live codes whose subject is ``user`` (any role: a secretary is a member too), oldest
+    first, with the month's counted ratings: two statements."""
+    targets = list(db.session.scalars(
+        sa.select(QrTarget).where(QrTarget.subject_type == "member", QrTarget.member_id == user.id,
+                                  QrTarget.revoked_at.is_(None))
+        .order_by(QrTarget.created_at, QrTarget.id)))
+    count, total = 0, None
+    if targets:
+        today = local_day()
+        count, total = db.session.execute(
+            sa.select(sa.func.count(Rating.id), sa.func.sum(Rating.stars))
+            .join(QrTarget, QrTarget.id == Rating.target_id)
+            .where(QrTarget.subject_type == "member", QrTarget.member_id == user.id, Rating.counted,
+                   Rating.day >= today.replace(day=1), Rating.day <= today)).one()
+    average = (Decimal(total) / count).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) if count else None
+    return OwnCodes(targets, int(count or 0), average)
+
+
 def target_ratings(actor, target_id: int, *, limit: int = 50, offset: int = 0) -> dict:
     """A target's ratings for its secretaries: newest first, the counted average and open flags."""
     target = manage_target(actor, target_id)

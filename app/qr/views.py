@@ -18,6 +18,7 @@ bp = Blueprint("qr", __name__)
 bp.record_once(lambda state: init_config(state.app))
 
 register_nav(60, _l("扫码评议"), "qr.admin_index", ("secretary", "admin"))
+register_nav(25, _l("我的二维码"), "qr.mine", ("member",))
 
 PER_PAGE = 30
 
@@ -155,6 +156,16 @@ def _place_errors(form, exc: DomainError) -> list[str]:
             field.errors = [*field.errors, *messages]
             placed = True
     return [] if placed else [exc.message]
+
+
+@bp.route("/qr/mine")
+@login_required
+def mine():
+    """A person's own rating codes, large enough to be scanned off the phone's screen, with the
+    month's counted ratings."""
+    own = services.own_codes(current_user)
+    codes = [(t, services.token_of(t)) for t in own.targets]
+    return render_template("qr/mine.html", own=own, codes=codes)
 
 
 @bp.route("/qr-admin/")

@@ -253,3 +253,31 @@ def test_huge_ids_are_not_found_never_a_server_error(tree, make_target, api_as, 
     assert r.status_code in (200, 404) and "服务器出了点问题" not in r.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(QrTarget.id))) == 1
     assert api.get(f"/api/v1/qr/targets/{target.id}").json["active"] is True
+
+
+def test_a_member_shows_their_own_codes_on_the_phone(app, tree, make_target, login_as):
+    """DOMAIN: a party member "shows own QR code": 我的二维码 lists the live codes whose subject is
+    the member, each image opening the member's rating page, with the month's counted ratings."""
+    from tests.qr.conftest import rate_via_page
+
+    member = login_as(tree.m11)
+    html = member.get("/qr/mine").get_data(as_text=True)
+    assert "您还没有评价二维码" in html and 'href="/qr/mine"' in html  # in the member's navigation
+    plate, plate_token = make_target(tree.sec_b11, "member", tree.m11, "门牌")
+    old, old_token = make_target(tree.sec_b11, "member", tree.m11, "旧胸牌")
+    make_target(tree.sec_c2, "member", tree.m21)  # someone else's
+    from app.qr import services
+
+    services.revoke_target(tree.sec_b11, old.id)
+    rate_via_page(app.test_client(), plate_token, stars=4)
+    html = member.get("/qr/mine").get_data(as_text=True)
+    assert html.count('class="qr-code"') == 1 and f"/qr/{plate_token}.svg" in html and old_token not in html
+    assert "门牌" in html and "平均 4.0 星 · 有效 1 条" in html
+    image = member.get(f"/qr/{plate_token}.svg")
+    assert image.status_code == 200 and image.mimetype == "image/svg+xml"
+    assert member.get(f"/r/{plate_token}").status_code == 200
+    # a secretary has codes too, reached from the account page
+    secretary = login_as(tree.sec_b11)
+    assert 'href="/qr/mine"' in secretary.get("/account").get_data(as_text=True)
+    assert "您还没有评价二维码" in secretary.get("/qr/mine").get_data(as_text=True)
+    assert app.test_client().get("/qr/mine").status_code in (302, 401)  # not without logging in
