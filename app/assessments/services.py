@@ -38,6 +38,7 @@ from app.contests.models import Contest, ContestOutcome
 from app.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.ids import get_by_id
+from app.text import visible_text
 from app.orgs.models import Org, utcnow
 from app.orm import planned_for_parameters
 
@@ -128,7 +129,7 @@ def _text(value, errors: FieldErrors, field: str, label: str, *, max_len: int, r
     if not isinstance(value, str):
         errors.add(field, f"{label}须为文字。")
         return ""
-    value = value.strip()
+    value = visible_text(value)
     if required and not value:
         errors.add(field, f"请填写{label}。")
     elif len(value) > max_len:
@@ -249,10 +250,10 @@ def _clean_classes(value, errors: FieldErrors) -> list[dict]:
                                     lo=Decimal(0), hi=Decimal("0.1"), places=5, lo_open=True)
         else:
             name = entry
-        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 50:
+        name = visible_text(name)
+        if not name or len(name) > 50:
             errors.add("unit_classes", "类别名称须为1至50个字。")
             continue
-        name = name.strip()
         if any(c["name"] == name for c in out):
             errors.add("unit_classes", f"类别“{name}”重复。")
             continue

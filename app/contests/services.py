@@ -35,6 +35,7 @@ from app.ids import get_by_id
 from app.orgs.models import Org
 from app.points.ledger import append_entry, run_atomic
 from app.points.models import CATEGORIES, CATEGORY_LABELS, register_system_rule
+from app.text import visible_text
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def create_contest(actor, *, title, participant_type, scope_org_id, starts_on, e
     """Create a contest and take its first snapshot. 422 on bad fields, 403 out of scope."""
     require_role(actor, "admin", "secretary")
     fields: dict[str, list[str]] = {}
-    title = title.strip() if isinstance(title, str) else ""
+    title = visible_text(title)
     if not title or len(title) > MAX_TITLE:
         fields["title"] = [_("请填写竞赛名称，不超过100个字。")]
     if participant_type not in PARTICIPANT_TYPES:

@@ -21,13 +21,10 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.ids import get_by_id
 from app.orgs.models import ORG_KIND_LABELS, ORG_KINDS, Org
+from app.text import CONTROL_CHARS, INVISIBLE_CHARS  # noqa: F401 - re-exported
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 MIN_PASSWORD = 8
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-# invisible characters that change how a name reads or sorts: zero-width spaces and joiners,
-# text-direction controls (U+202E shows "书记甲\u202e乙丙" backwards on sheets and boards), BOM
-INVISIBLE_CHARS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def name_problems(name: str, *, limit: int, what: str) -> list[str]:

@@ -36,6 +36,7 @@ from app.points import evidence as evidence_store
 from app.points.ledger import append_entry, lock_ledger, quantize, run_atomic
 from app.points.models import CATEGORIES, CATEGORY_LABELS, Claim, LedgerEntry, Rule
 from app.ids import get_by_id
+from app.text import visible_text
 from app.timeutil import iso_local  # noqa: F401 - re-exported for the API
 from app.timeutil import local_tz as local_zone, utcnow as utc_now
 
@@ -159,7 +160,7 @@ def clean_rule(data: RuleInput, *, with_code: bool = True) -> dict:
     category = data.category if isinstance(data.category, str) else ""
     if category not in CATEGORIES:
         fields["category"] = ["类别须为 study、service、innovation、rating 或 penalty。"]
-    title = (data.title or "").strip() if isinstance(data.title, str) else ""
+    title = visible_text(data.title)
     if not title or len(title) > 100:
         fields["title"] = ["名称不能为空，且不超过100个字。"]
     points = parse_points(data.points, "points", fields)
@@ -625,7 +626,7 @@ def reject_claim(actor, claim_id: int, reason) -> Claim:
     """Return a pending claim with a reason the member will see."""
     claim = get_claim(claim_id)
     _require_review(actor, claim)
-    reason = reason.strip() if isinstance(reason, str) else ""
+    reason = visible_text(reason)
     if not reason or len(reason) > REASON_MAX:
         message = f"请填写退回理由（不超过{REASON_MAX}字）。"
         raise Invalid(message, fields={"reason": [message]})
@@ -773,7 +774,7 @@ def reverse_entry(actor, entry_id: int, reason) -> LedgerEntry:
         require_decide_for_member(actor, entry.member)
     else:
         require_decide_for_org(actor, entry.org)
-    reason = reason.strip() if isinstance(reason, str) else ""
+    reason = visible_text(reason)
     if not reason or len(reason) > REASON_MAX:
         message = f"请填写冲正理由（不超过{REASON_MAX}字）。"
         raise Invalid(message, fields={"reason": [message]})

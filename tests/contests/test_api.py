@@ -40,6 +40,7 @@ def test_bad_input_is_422_with_fields_and_creates_nothing(race, api_as, db):
         (payload(race.c1, scope_org_id=999999), "scope_org_id"),
         (payload(race.c1, categories=["study", "bravery"]), "categories"),
         (payload(race.c1, categories=[]), "categories"),
+        (payload(race.c1, title="\u200b\u200b"), "title"),
         (payload(race.c1, scope_org_id=str(race.c1.id)), "scope_org_id"),
         (payload(race.c1, scope_org_id=10**20), "scope_org_id"),  # no such row: not a 500
         (payload(race.c1, scope_org_id=-1), "scope_org_id"),

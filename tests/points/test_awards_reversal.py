@@ -108,8 +108,9 @@ def test_reversal_once_with_a_reason(tree, rules, api_as, db):
 
 def test_reversal_needs_reason_and_scope(tree, rules, api_as, db):
     e = api_as(tree.sec_c1).post("/api/v1/awards", json={"member_id": tree.m11.id, "rule_code": "jiedui"}).get_json()
-    r = api_as(tree.sec_c1).post(f"/api/v1/entries/{e['id']}/reverse", json={})
-    assert r.status_code == 422 and "reason" in error_of(r)["fields"]
+    for body in ({}, {"reason": "\u200b"}, {"reason": "\u202e "}):
+        r = api_as(tree.sec_c1).post(f"/api/v1/entries/{e['id']}/reverse", json=body)
+        assert r.status_code == 422 and "reason" in error_of(r)["fields"], body
     r = api_as(tree.sec_c2).post(f"/api/v1/entries/{e['id']}/reverse", json={"reason": "越权"})
     assert r.status_code == 403 and error_of(r)["code"] == "out_of_scope"
     r = api_as(tree.m11).post(f"/api/v1/entries/{e['id']}/reverse", json={"reason": "自己撤"})

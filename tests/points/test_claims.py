@@ -134,8 +134,9 @@ def test_reject_needs_a_reason_and_the_member_sees_it(tree, rules, api_as, db):
     sec = api_as(tree.sec_b11)
     r = sec.post(f"/api/v1/claims/{cid}/reject", json={})
     assert r.status_code == 422 and "reason" in error_of(r)["fields"]
-    r = sec.post(f"/api/v1/claims/{cid}/reject", json={"reason": "   "})
-    assert r.status_code == 422 and "reason" in error_of(r)["fields"]
+    for blank in ("   ", "\u200b", " \u200b\u2060\ufeff "):  # nothing that shows is no reason
+        r = sec.post(f"/api/v1/claims/{cid}/reject", json={"reason": blank})
+        assert r.status_code == 422 and "reason" in error_of(r)["fields"], repr(blank)
     assert db.session.get(Claim, cid).status == "pending"
     r = sec.post(f"/api/v1/claims/{cid}/reject", json={"reason": "照片看不清，请补充现场照片。"})
     assert r.status_code == 200 and r.get_json()["status"] == "rejected"
