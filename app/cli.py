@@ -27,14 +27,14 @@ def create_admin(phone: str, password: str, name: str, org_name: str | None) -> 
     """Create an admin account (and a root street when the tree is empty)."""
     from app.auth.models import User, hash_password
     from app.orgs.models import Org
-    from app.orgs.services import MIN_PASSWORD, PHONE_RE, name_problems
+    from app.orgs.services import PHONE_RE, name_problems, password_problem
 
     name = name.strip()
     org_name = org_name.strip() if org_name is not None else None
     if not PHONE_RE.match(phone):
         raise click.BadParameter("须为11位大陆手机号码", param_hint="PHONE")
-    if len(password) < MIN_PASSWORD:
-        raise click.BadParameter(f"密码至少{MIN_PASSWORD}位", param_hint="--password")
+    if problem := password_problem(password):
+        raise click.BadParameter(problem.rstrip("。"), param_hint="--password")
     if problems := name_problems(name, limit=50, what="姓名"):
         raise click.BadParameter(problems[0], param_hint="--name")
     if org_name is not None and (problems := name_problems(org_name, limit=100, what="组织名称")):

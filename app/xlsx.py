@@ -76,8 +76,21 @@ def _unpacked_size(data: bytes) -> int:
         return 0
 
 
+def _shown_sheet(workbook) -> int | None:
+    """The index of the sheet Excel shows on opening: the active one, or the first visible one."""
+    sheets = workbook.worksheets
+    try:
+        active = sheets.index(workbook.active) if workbook.active is not None else 0
+    except (ValueError, IndexError):
+        active = 0
+    order = [active] + [i for i in range(len(sheets)) if i != active]
+    return next((i for i in order if i < len(sheets) and getattr(sheets[i], "sheet_state", "visible") == "visible"), None)
+
+
 def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
-    """(Excel row number, cell values) of the first sheet's non-empty rows.
+    """(Excel row number, cell values) of the non-empty rows of the sheet the workbook opens on
+    (the active one; the first visible one when that is hidden: a hidden sheet is not what
+    the person who saved the file looked at).
 
     Raises SheetUnreadable for a file that is not an .xlsx, has no sheet, or has more than
     ``max_rows`` non-empty rows (``too_many`` is the message then).
@@ -96,10 +109,15 @@ def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
     except Exception:  # openpyxl raises many kinds on a file that is not an xlsx
         raise SheetUnreadable("文件无法读取：请上传 Excel 的 .xlsx 文件（旧版 .xls 或 WPS 文件请先另存为 .xlsx）。")
     try:
-        if not workbook.worksheets:
-            raise SheetUnreadable("文件中没有工作表。")
+        index = _shown_sheet(workbook)
+        if index is None:
+            raise SheetUnreadable("文件中没有可见的工作表。")
+        sheet, written_sheet = workbook.worksheets[index], formulas.worksheets[index]
+        for ws in (sheet, written_sheet):
+            # some generators declare a wrong size ("A1"), which a read-only sheet trusts
+            ws.reset_dimensions()
         rows = []
-        for cells, written in zip(workbook.worksheets[0].iter_rows(), formulas.worksheets[0].iter_rows()):
+        for cells, written in zip(sheet.iter_rows(), written_sheet.iter_rows()):
             _refuse_formulas_without_values(cells, written)
             values = tuple(c.value for c in cells)
             if not any(cell_text(v) for v in values):

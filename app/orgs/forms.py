@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
+from wtforms.validators import DataRequired, Length, Optional, StopValidation
 from wtforms.widgets import PasswordInput
 
 from app.auth.models import ROLE_LABELS
@@ -92,12 +92,13 @@ class OrgForm(FlaskForm):
 class MemberForm(FlaskForm):
     name = StringField(_l("姓名"), validators=[
         DataRequired(_l("请填写姓名。")), Length(max=50, message=_l("姓名不超过50个字。"))])
-    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号。")), Length(max=20)])
+    phone = StringField(_l("手机号"), validators=[DataRequired(_l("请填写手机号。")), Length(max=20, message=_l("手机号须为11位大陆手机号码。"))])
     # the initial password is the secretary's to hand over, not the member's secret: it stays in
     # the field when something else on the form needs fixing
     password = PasswordField(_l("初始密码"), widget=PasswordInput(hide_value=False), validators=[
         DataRequired(_l("请设置初始密码。")),
-        Length(min=MIN_PASSWORD, max=200, message=_l("密码至少8位。"))])
+        Length(min=MIN_PASSWORD, message=_l("密码至少8位。")),
+        Length(max=200, message=_l("密码不超过200位。"))])
     org_id = IdSelectField(_l("所属组织"), validators=[ChoiceRequired(_l("请选择所属组织。"))])
     role = SelectField(_l("角色"), validate_choice=False, default="member")
 
@@ -109,11 +110,13 @@ class MemberEditForm(FlaskForm):
     role = SelectField(_l("角色"), validate_choice=False)
     active = BooleanField(_l("账号可用（取消勾选即停用，停用后不能登录）"))
     password = PasswordField(_l("重置密码（不改请留空）"), validators=[
-        Optional(), Length(min=MIN_PASSWORD, max=200, message=_l("密码至少8位。"))])
+        Optional(), Length(min=MIN_PASSWORD, message=_l("密码至少8位。")),
+        Length(max=200, message=_l("密码不超过200位。"))])
 
 
 class RosterForm(FlaskForm):
     file = FileField(_l("名单文件（.xlsx）"), validators=[FileRequired(_l("请选择要导入的 Excel 文件。"))])
     password = PasswordField(_l("初始密码（所有导入的党员相同，首次登录后请各自修改）"), validators=[
-        InputRequired(_l("请设置初始密码。")),
-        Length(min=MIN_PASSWORD, max=200, message=_l("初始密码至少8位。"))])
+        DataRequired(_l("请设置初始密码。")),
+        Length(min=MIN_PASSWORD, message=_l("初始密码至少8位。")),
+        Length(max=200, message=_l("初始密码不超过200位。"))])

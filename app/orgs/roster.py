@@ -14,7 +14,7 @@ from app.auth.scope import is_fellow_secretary, require_role
 from app.errors import Invalid
 from app.extensions import db
 from app.orgs.models import Org
-from app.orgs.services import MIN_PASSWORD, PHONE_RE, managed_orgs, name_problems
+from app.orgs.services import PHONE_RE, managed_orgs, name_problems, password_problem
 from app.xlsx import SheetUnreadable, cell_text, read_rows
 
 MAX_ROWS = 5000
@@ -152,8 +152,8 @@ def import_roster(actor, fileobj, initial_password: str) -> list[User]:
     """
     require_role(actor, "admin", "secretary")
     problems: list[tuple[int | None, str]] = []
-    if not initial_password or len(initial_password) < MIN_PASSWORD:
-        problems.append((None, f"初始密码至少{MIN_PASSWORD}位。"))
+    if problem := password_problem(initial_password, "初始密码"):
+        problems.append((None, problem))
 
     rows = _load_rows(fileobj)
     header_index, columns = _find_header(rows)

@@ -39,6 +39,21 @@ def name_problems(name: str, *, limit: int, what: str) -> list[str]:
     return []
 
 
+MAX_PASSWORD = 200  # the login form's limit
+
+
+def password_problem(password, what: str = "密码") -> str | None:
+    """Why ``password`` cannot be set, or None: at least ``MIN_PASSWORD`` characters, at most
+    ``MAX_PASSWORD``, not only spaces (the login form would read it as no password at all)."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        return f"{what}至少{MIN_PASSWORD}位。"
+    if len(password) > MAX_PASSWORD:
+        return f"{what}不超过{MAX_PASSWORD}位。"
+    if not password.strip():
+        return f"{what}不能全是空格。"
+    return None
+
+
 def get_org(org_id: int) -> Org:
     org = get_by_id(Org, org_id)  # a number no id column holds (?org=9223372036854775808): not found
     if org is None:
@@ -153,8 +168,8 @@ def validate_member_fields(actor, data: MemberInput, *, org: Org | None, passwor
         fields["name"] = problems
     if not PHONE_RE.match((data.phone or "").strip()):
         fields["phone"] = ["手机号须为11位大陆手机号码。"]
-    if password_required and (not data.password or len(data.password) < MIN_PASSWORD):
-        fields["password"] = [f"密码至少{MIN_PASSWORD}位。"]
+    if password_required and (problem := password_problem(data.password)):
+        fields["password"] = [problem]
     if data.role not in ROLES:
         fields["role"] = ["角色须为 member、secretary 或 admin。"]
     if org is None:
@@ -256,8 +271,8 @@ def update_member(actor, member_id: int, *, name: str | None = None, role: str |
         new_org = get_by_id(Org, org_id)
         if new_org is None:
             fields["org_id"] = ["所属组织不存在。"]
-    if password is not None and len(password) < MIN_PASSWORD:
-        fields["password"] = [f"密码至少{MIN_PASSWORD}位。"]
+    if password is not None and (problem := password_problem(password)):
+        fields["password"] = [problem]
     if fields:
         raise Invalid("提交的内容有误。", fields=fields)
     if new_org is not None or role is not None:  # where they land, with the role they will have
@@ -283,8 +298,8 @@ def update_member(actor, member_id: int, *, name: str | None = None, role: str |
 def change_own_password(user: User, current: str, new: str) -> None:
     if not user.check_password(current or ""):
         raise Invalid("当前密码不正确。", fields={"current": ["当前密码不正确。"]})
-    if not new or len(new) < MIN_PASSWORD:
-        raise Invalid(f"新密码至少{MIN_PASSWORD}位。", fields={"new": [f"新密码至少{MIN_PASSWORD}位。"]})
+    if problem := password_problem(new, "新密码"):
+        raise Invalid(problem, fields={"new": [problem]})
     if user.check_password(new):
         raise Invalid("新密码与当前密码相同，请换一个。", fields={"new": ["新密码与当前密码相同，请换一个。"]})
     user.password_hash = hash_password(new)

@@ -194,12 +194,30 @@ def test_not_an_xlsx_is_rejected_readably(tree, login_as, db):
     assert user_count(db) == before
 
 
-def test_missing_file_or_short_password_on_page(tree, login_as):
+def test_missing_file_or_short_password_on_page(tree, login_as, db):
     client = login_as(tree.admin)
+    before = user_count(db)
     r = client.post("/orgs/members/import", data={"password": PW}, content_type="multipart/form-data")
     assert "请选择要导入的 Excel 文件" in r.get_data(as_text=True)
     r = upload(client, xlsx([("吴一", "13500000001", "桂花第一支部")]), password="short")
     assert "初始密码至少8位" in r.get_data(as_text=True)
+    r = upload(client, xlsx([("吴一", "13500000001", "桂花第一支部")]), password="x" * 201)
+    assert "初始密码不超过200位" in r.get_data(as_text=True)
+    # eight spaces: the login form reads them as no password, so nobody could ever log in
+    r = upload(client, xlsx([("吴一", "13500000001", "桂花第一支部")]), password=" " * 8)
+    assert "请设置初始密码" in r.get_data(as_text=True) and user_count(db) == before
+
+
+def test_a_password_of_spaces_only_is_refused_everywhere(tree, runner, tmp_path, api_as):
+    problems = problems_of(tree.admin, xlsx([("吴一", "13500000001", "桂花第一支部")]), password=" " * 9)
+    assert (None, "初始密码不能全是空格。") in problems
+    path = tmp_path / "名单.xlsx"
+    path.write_bytes(xlsx([("吴一", "13500000001", "桂花第一支部")]).getvalue())
+    result = runner.invoke(args=["members", "import", str(path), "--password", " " * 8])
+    assert result.exit_code != 0 and "初始密码不能全是空格" in result.output
+    r = api_as(tree.admin).post("/api/v1/members", json={"name": "吴一", "phone": "13500000001", "role": "member",
+                                                          "org_id": tree.b11.id, "password": " " * 10})
+    assert r.status_code == 422 and r.get_json()["error"]["fields"]["password"] == ["密码不能全是空格。"]
 
 
 def test_no_header_no_rows_missing_column(tree):
@@ -329,3 +347,43 @@ def _with_cached_formula(data: io.BytesIO, ref: str, formula: str) -> io.BytesIO
             dst.writestr(info, body)
     out.seek(0)
     return out
+
+
+def test_the_sheet_read_is_the_one_excel_opens_on_not_a_hidden_one(tree, db):
+    from app.orgs.roster import import_roster
+
+    wb = openpyxl.Workbook()
+    hidden = wb.active
+    hidden.title = "旧名单"
+    hidden.append(list(HEADER))
+    hidden.append(("隐甲", "13700000111", "桂花第一支部"))
+    hidden.sheet_state = "hidden"
+    shown = wb.create_sheet("名单")
+    shown.append(list(HEADER))
+    shown.append(("显甲", "13700000112", "桂花第一支部"))
+    wb.active = 1
+    out = io.BytesIO()
+    wb.save(out)
+    out.seek(0)
+    created = import_roster(tree.admin, out, PW)
+    assert [u.name for u in created] == ["显甲"]
+
+
+def test_a_sheet_declaring_a_wrong_size_is_read_whole(tree, db):
+    """Some generators write <dimension ref="A1"/>; a read-only sheet trusted it and saw one cell."""
+    import re
+    import zipfile
+
+    from app.orgs.roster import import_roster
+
+    source = xlsx([("吴一", "13500000001", "桂花第一支部"), ("吴二", "13500000002", "桂花第一支部")])
+    out = io.BytesIO()
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<dimension ref="[^"]*" ?/>', b'<dimension ref="A1"/>', data)
+                assert b'<dimension ref="A1"/>' in data
+            zout.writestr(item, data)
+    out.seek(0)
+    assert sorted(u.name for u in import_roster(tree.admin, out, PW)) == ["吴一", "吴二"]
