@@ -165,4 +165,8 @@ def create_app(test_config: dict | None = None) -> Flask:
             h.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
+    from app.points.index import IndexConfig
+
+    # index weights and ceilings from the environment: refuse to start on figures that cannot work
+    IndexConfig.from_mapping(app.config["INDEX_WEIGHTS"], app.config["INDEX_CEILINGS"])
     return app

@@ -1,6 +1,7 @@
 """Configuration read from the environment."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,6 +13,35 @@ def _bool(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int, low: int = 1) -> int:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number, got {value!r}") from None
+    if number < low:
+        raise RuntimeError(f"{name} must be at least {low}, got {number}")
+    return number
+
+
+def _categories(name: str, default: dict) -> dict:
+    """A JSON object of the index categories (``{"study": 30, "service": 40, ...}``): the ones
+    given replace the defaults; an unknown category or a non-number refuses to start."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return dict(default)
+    try:
+        given = json.loads(value)
+    except ValueError:
+        given = None
+    if not isinstance(given, dict) or not all(
+            k in default and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in given.items()):
+        raise RuntimeError(f"{name} must be a JSON object of numbers over {', '.join(default)}, got {value!r}")
+    return {**default, **given}
 
 
 def normalize_database_url(url: str) -> str:
@@ -77,8 +107,10 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {}
         # The Vanguard Index (app/points/index.py): yearly ceilings per category (a quarter uses
         # 1/4, a month 1/12) and weights summing to 100; at most one decimal each.
-        self.INDEX_CEILINGS = {"study": 120, "service": 160, "innovation": 60, "rating": 20}
-        self.INDEX_WEIGHTS = {"study": 30, "service": 40, "innovation": 20, "rating": 10}
+        self.INDEX_CEILINGS = _categories("INDEX_CEILINGS", {"study": 120, "service": 160, "innovation": 60, "rating": 20})
+        self.INDEX_WEIGHTS = _categories("INDEX_WEIGHTS", {"study": 30, "service": 40, "innovation": 20, "rating": 10})
+        self.CLAIM_WINDOW_DAYS = _int("CLAIM_WINDOW_DAYS", 60)
+        self.PDF_FONT = os.environ.get("PDF_FONT") or None
         self.DUTY_REVIEW_DAYS = 3  # a claim reviewed within this many days counts as on time
         # flask-smorest / OpenAPI
         self.API_TITLE = "先锋指数 API"
