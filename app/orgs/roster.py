@@ -113,6 +113,16 @@ class OrgMatcher:
         if missing:
             names.update(db.session.execute(sa.select(Org.id, Org.name).where(Org.id.in_(missing))).all())
         self.paths = {o.id: tuple(names.get(i, "") for i in o.ancestor_ids) for o in self.orgs}
+        # each path as the words a cell splits into (a name may itself hold a "/": 物业/两新党支部),
+        # with the positions where a name starts: a cell must end on whole names
+        self.words: dict[int, tuple[tuple[str, ...], frozenset[int]]] = {}
+        for org_id, path in self.paths.items():
+            words: list[str] = []
+            starts = set()
+            for name in path:
+                starts.add(len(words))
+                words.extend(w for w in PATH_SPLIT.split(name) if w)
+            self.words[org_id] = (tuple(words), frozenset(starts))
         self.cache: dict[str, tuple[Org | None, str | None]] = {}
 
     def full_path(self, org: Org) -> str:
@@ -124,17 +134,21 @@ class OrgMatcher:
             self.cache[text] = self._find(text)
         return self.cache[text]
 
+    def _ends_with(self, org_id: int, parts: tuple[str, ...]) -> bool:
+        words, starts = self.words[org_id]
+        return len(parts) <= len(words) and words[-len(parts):] == parts and len(words) - len(parts) in starts
+
     def _find(self, text: str) -> tuple[Org | None, str | None]:
         parts = tuple(p for p in PATH_SPLIT.split(text) if p)
         if not parts:
             return None, "缺少所属组织。"
-        found = [o for o in self.orgs if self.paths[o.id][-len(parts):] == parts]
+        found = [o for o in self.orgs if self._ends_with(o.id, parts)]
         if len(found) == 1:
             return found[0], None
         if found:
             examples = "、".join(f"“{self.full_path(o)}”" for o in found[:3])
             return None, f"组织“{text}”有重名，请填写完整路径，如 {examples}。"
-        exists = db.session.scalar(sa.select(Org.id).where(Org.name == parts[-1]).limit(1))
+        exists = db.session.scalar(sa.select(Org.id).where(Org.name.in_({parts[-1], text.strip()})).limit(1))
         if exists is not None:
             return None, f"组织“{text}”不在您的管理范围内。"
         return None, f"找不到组织“{text}”。"

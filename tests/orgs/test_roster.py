@@ -387,3 +387,18 @@ def test_a_sheet_declaring_a_wrong_size_is_read_whole(tree, db):
             zout.writestr(item, data)
     out.seek(0)
     assert sorted(u.name for u in import_roster(tree.admin, out, PW)) == ["吴一", "吴二"]
+
+
+def test_an_org_whose_name_holds_a_slash_is_found_by_name_and_by_path(tree, make_org, db):
+    from app.orgs.roster import import_roster
+
+    make_org("物业/两新党支部", "branch", tree.c1)
+    make_org("网格＞一组党支部", "branch", tree.c1)
+    rows = [("甲一", "13500000011", "物业/两新党支部"), ("甲二", "13500000012", "桂花社区/物业/两新党支部"),
+            ("甲三", "13500000013", "网格＞一组党支部"), ("甲四", "13500000014", "桂花社区 > 网格＞一组党支部")]
+    created = {u.name: u.org.name for u in import_roster(tree.admin, xlsx(rows), PW)}
+    assert created == {"甲一": "物业/两新党支部", "甲二": "物业/两新党支部", "甲三": "网格＞一组党支部",
+                       "甲四": "网格＞一组党支部"}
+    # half a name is not a name
+    problems = problems_of(tree.admin, xlsx([("甲五", "13500000015", "两新党支部")]))
+    assert problems == [(2, "找不到组织“两新党支部”。")]
