@@ -76,6 +76,21 @@ def _unpacked_size(data: bytes) -> int:
         return 0
 
 
+MAX_LISTED = 200  # problems an import lists (a 4,000-row file of errors made a 5 MB page)
+MAX_REASON = 200  # characters of one reason (a reason may echo a whole cell)
+
+
+def listed_problems(problems: list[tuple[int | None, str]]) -> tuple[list[tuple[int | None, str]], int]:
+    """An import's problems as listed to the person, in row order, each reason cut short and the
+    list cut at ``MAX_LISTED`` with a line saying how many more; and how many there are in all."""
+    ordered = sorted(problems, key=lambda p: (p[0] or 0))
+    listed = [(row, reason if len(reason) <= MAX_REASON else reason[:MAX_REASON] + "…")
+              for row, reason in ordered[:MAX_LISTED]]
+    if len(ordered) > MAX_LISTED:
+        listed.append((None, f"另有 {len(ordered) - MAX_LISTED} 处问题未列出：请先改正以上各处，再重新导入。"))
+    return listed, len(ordered)
+
+
 def _shown_sheet(workbook) -> int | None:
     """The index of the sheet Excel shows on opening: the active one, or the first visible one."""
     sheets = workbook.worksheets

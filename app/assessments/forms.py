@@ -180,6 +180,9 @@ class AssessmentForm(FlaskForm):
         if year is None:
             self.year.errors = [*self.year.errors, "年度须为四位数字，如 2026。"]
             ok = False
+        if not split_list(self.departments.data):
+            self.departments.errors = [*self.departments.errors, "请填写评价部门，用顿号分隔，如“纪委、组织部”。"]
+            ok = False
         classes, class_errors = parse_classes_text(self.unit_classes.data)
         if class_errors:
             self.unit_classes.errors = [*self.unit_classes.errors, *class_errors]

@@ -15,7 +15,7 @@ from app.assessments.forms import ITEM_SPLIT, parse_item_line, parse_veto_text
 from app.assessments.models import Assessment
 from app.errors import Invalid
 from app.orgs.roster import OrgMatcher
-from app.xlsx import SheetUnreadable, cell_text, read_rows
+from app.xlsx import SheetUnreadable, cell_text, listed_problems, read_rows
 
 MAX_ROWS = 2000
 HEADER_SCAN_ROWS = 5
@@ -29,8 +29,8 @@ class ImportProblems(Invalid):
     code = "import_invalid"
 
     def __init__(self, problems: list[tuple[int | None, str]]):
-        self.problems = sorted(problems, key=lambda p: (p[0] or 0))
-        super().__init__(f"表格中有{len(self.problems)}处问题，未导入任何单位。",
+        self.problems, self.total = listed_problems(problems)
+        super().__init__(f"表格中有{self.total}处问题，未导入任何单位。",
                          fields={"file": [self.describe(p) for p in self.problems]})
 
     @staticmethod
@@ -277,7 +277,7 @@ def template_workbook(actor, assessment_id: int) -> bytes:
     notes = wb.create_sheet("填写说明")
     for line in (
         f"《{assessment.full_title}》单位得分导入表。每行一个单位，第一行表头不要修改。",
-        "单位：组织名称；如有重名，填写完整路径，如“东湖街道/桂花社区”。",
+        "单位：组织名称（与“组织”页面上的名称一致）；如有重名，填写完整路径，即从上级到本单位的名称，用“/”隔开，如“东湖街道党工委/桂花社区党委”。",
         "类别：同一类别的单位之间比较名次、合格线和等次名额"
         + ("；可填：" + "、".join(assessment.class_names) if assessment.class_names else "") + "。",
         "基础分：0至100分。",

@@ -207,21 +207,21 @@ def import_units(assessment_id: int):
     """Upload an .xlsx of unit scores; all rows are imported or none."""
     a = services.get_assessment(current_user, assessment_id)
     form = ImportForm()
-    problems = None
+    problems, total = None, 0
     if form.validate_on_submit():
         try:
             units = importer.import_units(current_user, a.id, form.file.data.stream)
         except importer.ImportProblems as exc:
             db.session.rollback()
-            problems = exc.problems
+            problems, total = exc.problems, exc.total
         except DomainError as exc:
             db.session.rollback()
-            problems = [(None, exc.message)]
+            problems, total = [(None, exc.message)], 1
         else:
             flash(_("已导入 %(count)d 个单位的得分。", count=len(units)), "success")
             return redirect(url_for("assessments.detail", assessment_id=a.id))
     status = 422 if problems else 200
-    return render_template("assessments/import.html", a=a, form=form, problems=problems), status
+    return render_template("assessments/import.html", a=a, form=form, problems=problems, total=total), status
 
 
 @bp.route("/<int:assessment_id>/template.xlsx")

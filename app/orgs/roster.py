@@ -15,7 +15,7 @@ from app.errors import Invalid
 from app.extensions import db
 from app.orgs.models import Org
 from app.orgs.services import PHONE_RE, managed_orgs, name_problems, password_problem
-from app.xlsx import SheetUnreadable, cell_text, read_rows
+from app.xlsx import SheetUnreadable, cell_text, listed_problems, read_rows
 
 MAX_ROWS = 5000
 HEADER_SCAN_ROWS = 5
@@ -30,7 +30,7 @@ REQUIRED = {"name": "姓名", "phone": "手机号", "org": "所属组织"}
 TEMPLATE_HEADERS = ("姓名", "手机号", "所属组织", "角色")
 
 ROLE_WORDS = {
-    "": "member", "党员": "member", "member": "member",
+    "": "member", "党员": "member", "member": "member", "正式党员": "member", "预备党员": "member",
     "书记": "secretary", "支部书记": "secretary", "社区书记": "secretary", "secretary": "secretary",
     "管理员": "admin", "admin": "admin",
 }
@@ -45,8 +45,8 @@ class RosterError(Invalid):
     code = "roster_invalid"
 
     def __init__(self, problems: list[tuple[int | None, str]]):
-        self.problems = sorted(problems, key=lambda p: (p[0] or 0))
-        super().__init__(f"名单中有{len(self.problems)}处问题，未导入任何党员。")
+        self.problems, self.total = listed_problems(problems)
+        super().__init__(f"名单中有{self.total}处问题，未导入任何党员。")
 
 
 @dataclass
@@ -281,7 +281,7 @@ def template_workbook(actor) -> bytes:
         "每行填写一名党员，第一行表头不要修改；示例行（张三）请删除或改为真实信息。",
         "姓名：必填，不超过50个字。",
         "手机号：必填，11位大陆手机号码，将作为登录账号，不能与已有账号重复。",
-        "所属组织：必填，填写组织名称；如有重名，填写完整路径，如“东湖街道/桂花社区/桂花第一支部”。",
+        "所属组织：必填，填写组织名称；如有重名，填写完整路径，即从上级到本组织的名称，用“/”隔开，如“桂花社区党委/第一党支部”。",
         "角色：可填 党员、书记 或 管理员（管理员只能由管理员导入）；不填即为党员。",
         "所有行都正确时才会导入；有任何一行出错，都不会导入，请按提示修改后重新上传。",
     ):

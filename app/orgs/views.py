@@ -236,17 +236,17 @@ def import_members():
     """Upload an .xlsx roster; all rows are imported or none."""
     _managers_only()
     form = RosterForm()
-    problems = None
+    problems, total = None, 0
     if form.validate_on_submit():
         try:
             users = import_roster(current_user, form.file.data.stream, form.password.data)
         except RosterError as exc:
             db.session.rollback()
-            problems = exc.problems
+            problems, total = exc.problems, exc.total
         else:
             flash(_("已导入 %(count)d 名党员。", count=len(users)), "success")
             return redirect(url_for("orgs.members"))
-    return render_template("orgs/import.html", form=form, problems=problems)
+    return render_template("orgs/import.html", form=form, problems=problems, total=total)
 
 
 @bp.route("/members/import/template.xlsx")

@@ -76,11 +76,15 @@ def _parse_date(value, field: str, fields: dict) -> date | None:
     if isinstance(value, date):
         return value
     if isinstance(value, str) and value.strip():
+        text = value.strip()
         try:
-            return date.fromisoformat(value.strip())
+            return date.fromisoformat(text)
         except ValueError:
             pass
-        fields[field] = ["日期格式应为 YYYY-MM-DD。"]
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):  # the right shape, a day no calendar has (2026-02-30)
+            fields[field] = [f"没有 {text} 这一天，请重新选择日期。"]
+        else:
+            fields[field] = ["日期格式应为 YYYY-MM-DD。"]
         return None
     fields[field] = ["请选择日期。"]
     return None

@@ -41,7 +41,7 @@ def test_create_assessment_with_the_form(tree, login_as, db):
     html = page(c.get("/assessments/new"))
     assert 'name="csrf_token"' in html and "系数步长" in html
     form = {"year": "2026", "title": "机关党建考核", "step": "0.2", "ratio": "60", "quota_a": "20", "quota_b": "30",
-            "quota_c": "", "departments": "纪委、组织部、宣传部、统战部", "unit_classes": "街道 0.5\n二类机关",
+            "departments": "纪委、组织部、宣传部、统战部", "unit_classes": "街道 0.5\n二类机关",
             "share_a": "30", "share_b": "20", "share_c": "15", "share_d": "0"}
     r = c.post("/assessments/new", data=form)
     assert r.status_code == 302
@@ -55,6 +55,8 @@ def test_create_assessment_with_the_form(tree, login_as, db):
     assert "系数步长须为数字" in bad and "年度须为四位数字" in bad
     bad = page(c.post("/assessments/new", data={**form, "title": "另一个", "unit_classes": "街道\n二类机关 abc"}))
     assert "“二类机关 abc”：类别名称后只能写本类的系数步长（%），如“二类机关 0.2”。" in bad
+    bad = page(c.post("/assessments/new", data={**form, "title": "另一个", "departments": " "}))
+    assert "请填写评价部门，用顿号分隔" in bad and "[" not in bad.split("请填写评价部门")[1][:40]
     assert db.session.scalar(db.select(db.func.count(Assessment.id))) == 1
 
 

@@ -402,3 +402,19 @@ def test_an_org_whose_name_holds_a_slash_is_found_by_name_and_by_path(tree, make
     # half a name is not a name
     problems = problems_of(tree.admin, xlsx([("甲五", "13500000015", "两新党支部")]))
     assert problems == [(2, "找不到组织“两新党支部”。")]
+
+
+def test_a_file_of_many_long_errors_lists_a_readable_page(tree, login_as, db):
+    """Rows with a 1,200-character role each: the page lists 200, each cut short, and says how
+    many more; the count in the heading is all of them."""
+    rows = [(f"甲{i}", f"135{i:08d}", "桂花第一支部", "长" * 1200) for i in range(300)]
+    html = upload(login_as(tree.admin), xlsx(rows)).get_data(as_text=True)
+    assert "名单有 300 处问题" in html and "另有 100 处问题未列出" in html
+    assert "长" * 201 not in html and len(html) < 200_000
+
+
+def test_usual_roster_words_for_members_are_understood(tree, db):
+    from app.orgs.roster import import_roster
+
+    rows = [("乙一", "13500000001", "桂花第一支部", "预备党员"), ("乙二", "13500000002", "桂花第一支部", "正式党员")]
+    assert [u.role for u in import_roster(tree.admin, xlsx(rows), PW)] == ["member", "member"]

@@ -210,6 +210,9 @@ def test_award_page_errors_and_scope(tree, rules, login_as, db):
     r = login_as(tree.sec_c1).post("/points/awards", data={"member_id": tree.m11.id, "rule_code": "absent",
                                                            "occurred_on": "1900-01-01"})
     assert r.status_code == 422 and "只能记入近 366 天内的事项。" in r.get_data(as_text=True)
+    r = login_as(tree.sec_c1).post("/points/awards", data={"member_id": tree.m11.id, "rule_code": "absent",
+                                                           "occurred_on": "2026-02-30"})
+    assert r.status_code == 422 and "没有 2026-02-30 这一天，请重新选择日期。" in r.get_data(as_text=True)
     r = login_as(tree.sec_c1).post("/points/awards", data={"member_id": tree.m11.id, "rule_code": "", "note": "补记"})
     html = r.get_data(as_text=True)
     assert r.status_code == 422 and html.count("请选择加扣分事项。") == 1 and "补记" in html
