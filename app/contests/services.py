@@ -177,7 +177,8 @@ def create_contest(actor, *, title, participant_type, scope_org_id, starts_on, e
         unknown = [str(c)[:20] for c in categories if c not in CATEGORIES]  # echoed back: kept short
         if unknown:
             fields["categories"] = [_("未知的计分类别：%(names)s。可选：%(all)s。",
-                                      names="、".join(unknown[:5]), all=", ".join(CATEGORIES))]
+                                      names="、".join(unknown[:5]),
+                                      all="、".join(f"{c}（{CATEGORY_LABELS[c]}）" for c in CATEGORIES))]
         chosen = [c for c in CATEGORIES if c in categories]
     if scoring not in SCORINGS:
         fields["scoring"] = [_("计分方式须为 total（总分）或 per_capita（人均）。")]

@@ -75,7 +75,7 @@ def create_org(actor, *, name: str, kind: str, parent_id: int | None) -> Org:
     if problems := name_problems(name, limit=100, what="名称"):
         fields["name"] = problems
     if kind not in ORG_KINDS:
-        fields["kind"] = ["类型须为 street、community 或 branch。"]
+        fields["kind"] = ["类型须为街道（street）、社区（community）或支部（branch）。"]
     parent = None
     if parent_id is not None:
         parent = get_by_id(Org, parent_id)
@@ -171,7 +171,7 @@ def validate_member_fields(actor, data: MemberInput, *, org: Org | None, passwor
     if password_required and (problem := password_problem(data.password)):
         fields["password"] = [problem]
     if data.role not in ROLES:
-        fields["role"] = ["角色须为 member、secretary 或 admin。"]
+        fields["role"] = ["角色须为党员（member）、书记（secretary）或管理员（admin）。"]
     if org is None:
         fields["org_id"] = ["所属组织不存在。"]
     return fields
@@ -265,7 +265,7 @@ def update_member(actor, member_id: int, *, name: str | None = None, role: str |
         if problems := name_problems(name, limit=50, what="姓名"):
             fields["name"] = problems
     if role is not None and role not in ROLES:
-        fields["role"] = ["角色须为 member、secretary 或 admin。"]
+        fields["role"] = ["角色须为党员（member）、书记（secretary）或管理员（admin）。"]
     new_org = None
     if org_id is not None:
         new_org = get_by_id(Org, org_id)

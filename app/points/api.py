@@ -336,7 +336,7 @@ class AwardIn(Schema):
     @ma.validates_schema
     def exactly_one_subject(self, data, **kwargs):
         if (data.get("member_id") is None) == (data.get("org_id") is None):
-            raise ma.ValidationError("须且只能指定 member_id 或 org_id 之一。", "member_id")
+            raise ma.ValidationError("请选择一名党员或一个组织（member_id 与 org_id 只填一个）。", "member_id")
 
 
 @blp.route("/awards", methods=["POST"])

@@ -761,7 +761,7 @@ def member_entries(actor, member_id: int, period: Period, *, category: str | Non
     member = get_member(member_id)
     require_act_on_member(actor, member)
     if category and category not in CATEGORIES:
-        raise Invalid(_("类别有误。"), fields={"category": [_("类别须为 study、service、innovation、rating 或 penalty。")]})
+        raise Invalid(_("类别有误。"), fields={"category": [_("类别须为理论学习（study）、志愿服务（service）、创新贡献（innovation）、群众评议（rating）或扣分（penalty）。")]})
     stmt = entries_select(period, member_id=member.id, category=category or None)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
     return entry_rows(stmt.limit(limit).offset(offset)), int(total or 0)

@@ -163,7 +163,7 @@ def clean_rule(data: RuleInput, *, with_code: bool = True) -> dict:
         values["code"] = code
     category = data.category if isinstance(data.category, str) else ""
     if category not in CATEGORIES:
-        fields["category"] = ["类别须为 study、service、innovation、rating 或 penalty。"]
+        fields["category"] = ["类别须为理论学习（study）、志愿服务（service）、创新贡献（innovation）、群众评议（rating）或扣分（penalty）。"]
     title = visible_text(data.title)
     if not title or len(title) > 100:
         fields["title"] = ["名称不能为空，且不超过100个字。"]
@@ -670,7 +670,7 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
     fields: dict[str, list[str]] = {}
     given = [k for k, v in (("member_id", member_id), ("org_id", org_id)) if v is not None]
     if len(given) != 1:
-        message = "须且只能指定 member_id 或 org_id 之一。"
+        message = "请选择一名党员或一个组织（member_id 与 org_id 只填一个）。"
         fields["member_id" if not given or "member_id" in given else "org_id"] = [message]
         raise Invalid(message, fields=fields)
     for name in given:
