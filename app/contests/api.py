@@ -6,6 +6,7 @@ import marshmallow as ma
 from app.api import JsonBoolean, Schema, current_api_user, error_responses, json_response, make_blueprint, page_args, token_required
 from app.contests import services
 from app.errors import Invalid
+from app.points.api import Points
 from app.readonly import read_only
 
 blp = make_blueprint("contests_api", __name__, "Points race contests and leaderboards")
@@ -13,7 +14,7 @@ blp = make_blueprint("contests_api", __name__, "Points race contests and leaderb
 
 class ContestTopBonus(Schema):
     places = ma.fields.Integer(strict=True, load_default=0, metadata={"description": "top places that get the bonus"})
-    points = ma.fields.Decimal(load_default=0, metadata={"description": "bonus points, at most one decimal"})
+    points = Points(load_default=0, metadata={"description": "bonus points, a JSON number with at most one decimal"})
 
 
 class ContestIn(Schema):

@@ -578,13 +578,24 @@ class CategoryLine:
         return self.exact_ceiling if self.exact_ceiling is not None else self.ceiling
 
     @property
-    def ceiling_text(self) -> str:
-        """The ceiling as the pages show it: to two decimals where one would hide that a score is
-        below it (13.3 of a month's 13.33 is not full, and its contribution is 39.9, not 40)."""
+    def shown_ceiling(self) -> Decimal | None:
+        """The ceiling to two decimals, as pages and the API show it: one decimal would hide that
+        a score is below it (13.3 of a month's 13.33 is not full, and its contribution is 39.9,
+        not 40)."""
         if self._exact_ceiling is None:
+            return None
+        return Decimal(self._exact_ceiling).quantize(HUNDREDTH, rounding=ROUND_HALF_UP).normalize()
+
+    @property
+    def shown_score(self) -> Decimal | None:
+        """The score counted, to the ceiling's decimals when capped (13.33 of 13.33)."""
+        return self.shown_ceiling if self.capped and self.score is not None else self.score
+
+    @property
+    def ceiling_text(self) -> str:
+        if self.shown_ceiling is None:
             return "—"
-        two = format(Decimal(self._exact_ceiling).quantize(HUNDREDTH, rounding=ROUND_HALF_UP), "f")
-        return two.rstrip("0").rstrip(".")  # 120.00 -> 120, 13.30 -> 13.3, 13.33 -> 13.33
+        return format(self.shown_ceiling, "f")  # 120, 13.3, 13.33
 
     @property
     def capped(self) -> bool:
@@ -669,7 +680,7 @@ def explanation_json(mp: MemberPoints) -> dict:
         "categories": [
             {
                 "category": line.category, "label": line.label, "raw": num(line.raw),
-                "ceiling": num(line.ceiling), "score": num(line.score), "weight": num(line.weight),
+                "ceiling": num(line.shown_ceiling), "score": num(line.shown_score), "weight": num(line.weight),
                 "contribution": num(line.contribution),
                 "entries": [entry_json(e, tz) for e in line.entries],
             }

@@ -49,6 +49,7 @@ def test_bad_input_is_422_with_fields_and_creates_nothing(race, api_as, db):
         (payload(race.c1, scoring="average"), "scoring"),
         (payload(race.c1, top_bonus={"places": "2", "points": 5}), "top_bonus"),
         (payload(race.c1, top_bonus={"places": 2, "points": 1.25}), "top_bonus"),
+        (payload(race.c1, top_bonus={"places": 2, "points": "5"}), "top_bonus"),  # points are numbers
         (payload(race.c1, top_bonus={"places": 51, "points": 5}), "top_bonus"),
         (payload(race.c1, title=""), "title"),
         (payload(race.c1, participant_type="member", exclude_last=True), "exclude_last"),

@@ -46,6 +46,8 @@ def test_me_points_shape_and_figures(scored, api_as):
     nov = api_as(scored.m11).get("/api/v1/me/points?period=2026-11").get_json()
     # study 30 (ceiling 10, capped) -> 30, service 40 (ceiling 13.3, capped) -> 40, penalty -2.5
     assert nov["index"] == 67.5 and nov["period"]["kind"] == "month"
+    service = next(c for c in nov["explanation"]["categories"] if c["category"] == "service")
+    assert service["ceiling"] == 13.33 and service["score"] == 13.33  # 160 / 12, as the page shows it
     q4 = api_as(scored.m11).get("/api/v1/me/points?year=2026&period=2026-Q4").get_json()
     # study 30/30 -> 30, service 40/40 -> 40, penalty -2.5
     assert q4["index"] == 67.5
