@@ -22,7 +22,7 @@ from app.xlsx import CONTROL_CHARACTERS, safe_workbook_cells
 safe_workbook_cells()
 
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
@@ -113,6 +113,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
     login_manager.login_message_category = "info"
+    @app.before_request
+    def room_for_a_photo():
+        """The claim form takes a photo as the phone's camera wrote it; every other request keeps
+        the app's limit (before CSRF protection, which reads the form)."""
+        if request.endpoint == "points.claim_new" and request.method == "POST":
+            from app.points.evidence import max_bytes
+
+            request.max_content_length = max_bytes() + 1024 * 1024
+
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_timezone=app.config["TIMEZONE"])

@@ -18,7 +18,7 @@ from werkzeug.security import safe_join
 
 from app.errors import Invalid
 
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = 15 * 1024 * 1024  # a 12-48 MP phone photo as the camera wrote it; re-encoded to MAX_SIDE
 MAX_PIXELS = 50_000_000
 MAX_SIDE = 2560
 THUMB_SIDE = 320

@@ -197,3 +197,38 @@ def test_member_claims_secretary_approves_and_rejects_on_phones(live_server, bro
     assert page.locator("li.entry", has_text=note_bad).count() == 0
     phone_check(page, tmp_path, "09-explain-after")
     assert console_errors == []
+
+
+def test_a_camera_photo_is_shrunk_on_the_phone_before_it_is_sent(live_server, page, tmp_path):
+    """A 12 MP photo of about 8 MB leaves the phone as a JPEG of at most 2048 px and well under
+    2 MB (slow 4G), and the claim is filed with it."""
+    import os
+
+    from PIL import Image
+
+    from app.extensions import db
+    from app.points.models import Claim
+
+    rule, _other, today = _claimable_rules(live_server)
+    path = tmp_path / "IMG_20261204_101500.jpg"
+    Image.frombytes("RGB", (3000, 4000), os.urandom(3000 * 4000 * 3)).save(path, "JPEG", quality=90)
+    assert path.stat().st_size > 5 * 1024 * 1024
+    sent = []
+    page.on("request", lambda r: sent.append(len(r.post_data_buffer or b""))
+            if r.method == "POST" and r.url.endswith("/points/claims/new") else None)
+    login(page, live_server.url, FIXED_MEMBER[1], DEMO_PASSWORD)
+    page.goto(f"{live_server.url}/points/claims/new")
+    page.select_option("#rule_code", rule["code"])
+    page.fill("#occurred_on", today)
+    note = "手机拍的大照片（自动压缩测试）"
+    page.fill("#note", note)
+    page.set_input_files("#evidence", str(path))
+    with page.expect_navigation():
+        page.tap("main form button[type=submit]")  # at once: the form waits for the smaller copy
+    assert page.url == f"{live_server.url}/points/claims", page.inner_text("main")
+    assert len(sent) == 1 and sent[0] < 2 * 1024 * 1024, sent
+    with live_server.app.app_context():
+        claim = db.session.scalar(sa.select(Claim).where(Claim.note == note))
+        with Image.open(os.path.join(live_server.app.config["UPLOAD_DIR"], claim.evidence_path)) as stored:
+            assert max(stored.size) == 2048
+        db.session.remove()

@@ -108,15 +108,32 @@ def test_fake_images_are_refused_and_nothing_is_stored(tree, rules, login_as, db
     assert not os.path.isdir(folder) or os.listdir(folder) == []
 
 
-def test_oversized_photo_is_refused(tree, rules, login_as, db):
-    big = photo() + b"\x00" * (5 * 1024 * 1024)  # a valid PNG padded past 5 MB
-    r = login_as(tree.m11).post("/points/claims/new", data=claim_form(evidence=big), content_type="multipart/form-data")
-    assert r.status_code == 422 and "不能超过 5 MB" in r.get_data(as_text=True)
-    huge = b"\x00" * (7 * 1024 * 1024)  # past the request limit
-    r = login_as(tree.m11).post("/points/claims/new", data=claim_form(evidence=huge), content_type="multipart/form-data",
-                                follow_redirects=True)
-    assert r.status_code == 200 and "不能超过 5 MB" in r.get_data(as_text=True)
-    assert count(db, Claim) == 0
+def test_a_camera_sized_photo_is_taken_and_shrunk_and_an_oversized_one_refused(tree, rules, login_as, db, app):
+    """An 8 MB photo, as a phone camera writes it, passes (the app's 6 MB request limit would
+    have refused it); it is stored at most 2560 px. Past 15 MB: refused, on the form."""
+    noise = Image.frombytes("RGB", (3000, 4000), os.urandom(3000 * 4000 * 3))  # compresses like a photo: badly
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=95)
+    camera = out.getvalue()
+    assert 7 * 1024 * 1024 < len(camera) < 15 * 1024 * 1024
+    page = login_as(tree.m11)
+    r = page.post("/points/claims/new", data=claim_form(evidence=camera), content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    claim = db.session.scalar(sa.select(Claim))
+    with Image.open(os.path.join(app.config["UPLOAD_DIR"], claim.evidence_path)) as stored:
+        assert max(stored.size) == 2560
+    big = photo() + b"\x00" * (15 * 1024 * 1024)  # a valid PNG padded past 15 MB
+    r = page.post("/points/claims/new", data=claim_form(evidence=big), content_type="multipart/form-data")
+    assert r.status_code == 422 and "不能超过 15 MB" in r.get_data(as_text=True)
+    huge = b"\x00" * (17 * 1024 * 1024)  # past the request limit
+    r = page.post("/points/claims/new", data=claim_form(evidence=huge), content_type="multipart/form-data",
+                  follow_redirects=True)
+    assert r.status_code == 200 and "不能超过 15 MB" in r.get_data(as_text=True)
+    assert count(db, Claim) == 1
+    # every other request keeps the app's limit: a 7 MB API body is 413
+    api = app.test_client().post("/api/v1/ratings", data=b"{" + b" " * (7 * 1024 * 1024) + b"}",
+                                 content_type="application/json")
+    assert api.status_code == 413
 
 
 def test_claim_form_errors_are_readable(tree, rules, login_as, db):
