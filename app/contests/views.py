@@ -59,6 +59,9 @@ def index():
                            can_create=current_user.role in ("admin", "secretary"))
 
 
+DEFAULT_PARTICIPANTS = {"branch": "member", "community": "branch"}
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
@@ -67,8 +70,13 @@ def new():
     form = ContestForm()
     orgs = managed_orgs(current_user)
     form.scope_org_id.choices = org_choices(orgs, root_label=_("请选择"))
+    if orgs and all(o.kind == "branch" for o in orgs):
+        # inside a branch only members can race (a branch race needs two branches)
+        form.participant_type.choices = [c for c in form.participant_type.choices if c[0] == "member"]
     if request.method == "GET" and orgs:
         form.scope_org_id.data = orgs[0].id
+        # the level below the scope races by default: a branch's members, a community's branches
+        form.participant_type.data = DEFAULT_PARTICIPANTS.get(orgs[0].kind, "community")
     errors: list[str] = []
     if form.validate_on_submit():
         try:

@@ -105,6 +105,11 @@ def test_secretary_creates_a_contest_on_the_page(race, login_as):
     c = login_as(race.tree.sec_c1)
     form = c.get("/contests/new").get_data(as_text=True)
     assert 'name="categories"' in form and 'name="csrf_token"' in form
+    assert '<option selected value="branch">' in form  # a community's branches race by default
+    # a branch secretary's only race is among the branch's members: that is the one offered
+    branch = login_as(race.tree.sec_b11).get("/contests/new").get_data(as_text=True)
+    select = branch.split('name="participant_type"')[1].split("</select>")[0]
+    assert 'value="member"' in select and 'value="branch"' not in select and 'value="community"' not in select
     data = {"title": f"{YEAR}年度支部积分竞位赛", "participant_type": "branch", "scope_org_id": str(race.c1.id),
             "starts_on": f"{YEAR}-01-01", "ends_on": f"{YEAR}-12-31", "categories": ["study", "service"],
             "scoring": "per_capita", "top_places": "2", "top_points": "3", "exclude_last": "y"}
