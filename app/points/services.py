@@ -567,6 +567,20 @@ def review_queue(actor, *, status: str | None = "pending", limit: int = 50, offs
     return _page(stmt, (Claim.created_at, Claim.id), limit, offset)
 
 
+def repeated_claims(claims: list[Claim]) -> dict[int, int]:
+    """{claim id: id of an earlier claim in ``claims``} for claims that repeat one before them:
+    the same member, item, day and description (a form filed again after the phone's Back)."""
+    first: dict[tuple, int] = {}
+    repeats: dict[int, int] = {}
+    for c in claims:
+        key = (c.member_id, c.rule_id, c.occurred_on, (c.note or "").strip())
+        if key in first:
+            repeats[c.id] = first[key]
+        else:
+            first[key] = c.id
+    return repeats
+
+
 def my_claims(actor, *, status: str | None = None, limit: int = 50, offset: int = 0):
     """``actor``'s own claims, newest first: (items, total)."""
     _check_status(status)

@@ -27,6 +27,10 @@ register_nav(20, _l("申报"), "points.claim_new", ("member", "secretary"))
 register_nav(30, _l("加扣分"), "points.award_new", ("secretary", "admin"))
 register_nav(60, _l("积分细则"), "points.rules", ("admin",))
 
+# A form page the browser must fetch again rather than restore from its history: Back after
+# filing a claim would show the filled-in form with a fresh one-time key, and file it twice.
+FRESH_FORM = {"Cache-Control": "no-store"}
+
 PAGE_SIZE = 20
 MAX_OFFSET = 10_000_000
 SOURCE_LABELS = {"claim": "申报", "award": "加扣分", "rating": "群众评议", "contest": "竞赛奖励", "reversal": "冲正"}
@@ -111,7 +115,7 @@ def claim_new():
         groups=services.catalogue(services.CLAIMABLE_CATEGORIES),
         today=today, earliest=today - timedelta(days=window), window=window,
         max_mb=evidence_store.max_bytes() // (1024 * 1024),
-    ), (422 if errors else 200)
+    ), (422 if errors else 200), FRESH_FORM
 
 
 @bp.route("/claims")
@@ -147,12 +151,19 @@ def review():
         # past the end (the last claim of the last page was just decided): that last page
         return redirect(url_for("points.review", offset=(total - 1) // PAGE_SIZE * PAGE_SIZE or None))
     return render_template("points/review.html", claims=items, total=total, offset=offset,
-                           limit=PAGE_SIZE, form=ReasonForm())
+                           limit=PAGE_SIZE, form=ReasonForm(), repeats=services.repeated_claims(items))
 
 
 def _review_page() -> str:
     """Back to the page of the queue the decision was made on (``?offset=`` of the form's action)."""
     return url_for("points.review", offset=_offset() or None)
+
+
+def _at_next_card(back: str) -> str:
+    """``back`` scrolled to the card that followed the decided one (the form's ``next_claim``), so
+    a secretary working down the queue on a phone is not sent to the top after every tap."""
+    next_id = request.form.get("next_claim", "")
+    return f"{back}#claim-{next_id}" if next_id.isdigit() and len(next_id) < 20 else back
 
 
 @bp.route("/claims/<int:claim_id>/approve", methods=["POST"])
@@ -166,7 +177,7 @@ def approve(claim_id: int):
     flash(_("已通过：%(name)s · %(title)s %(points)s 分", name=entry.member.name,
             title=entry.rule.title if entry.rule else entry.rule_code,
             points=services.fmt_points(entry.points)), "success")
-    return redirect(back)
+    return redirect(_at_next_card(back))
 
 
 @bp.route("/claims/<int:claim_id>/reject", methods=["POST"])
@@ -182,7 +193,7 @@ def reject(claim_id: int):
     except DomainError as exc:
         return _fail(exc, back)
     flash(_("已退回 %(name)s 的申报。", name=claim.member.name), "success")
-    return redirect(back)
+    return redirect(_at_next_card(back))
 
 
 # -- awards -------------------------------------------------------------------------------------
@@ -208,7 +219,7 @@ def _award_subject(member_id, org_id):
 def _award_page(form, member, org, errors=None, status=200):
     return render_template("points/award_form.html", form=form, member=member, org=org,
                            groups=services.catalogue(), errors=errors or {},
-                           today=services.local_today()), status
+                           today=services.local_today()), status, FRESH_FORM
 
 
 @bp.route("/awards/new")

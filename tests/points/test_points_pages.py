@@ -136,6 +136,28 @@ def test_a_camera_sized_photo_is_taken_and_shrunk_and_an_oversized_one_refused(t
     assert api.status_code == 413
 
 
+def test_back_after_filing_refetches_and_a_repeat_is_marked_for_the_secretary(tree, rules, login_as, db):
+    """The claim form is never restored from the phone's history (no-store: Back refills it with
+    a fresh one-time key); a claim filed twice anyway is marked in the queue, and each decision
+    sends the secretary to the next card, not the top."""
+    member = login_as(tree.m11)
+    form = member.get("/points/claims/new")
+    assert form.headers["Cache-Control"] == "no-store" and 'autocomplete="off"' in form.get_data(as_text=True)
+    for _ in range(2):
+        assert member.post("/points/claims/new", data=claim_form(note="参加支部党员大会")).status_code == 302
+    member.post("/points/claims/new", data=claim_form(note="另一次党员大会"))
+    first, second, third = db.session.scalars(sa.select(Claim).order_by(Claim.id)).all()
+    sec = login_as(tree.sec_b11)
+    queue = sec.get("/points/review").get_data(as_text=True)
+    assert queue.count("可能重复申报") == 1
+    assert queue.index(f'id="claim-{second.id}"') < queue.index("可能重复申报") < queue.index(f'id="claim-{third.id}"')
+    r = sec.post(f"/points/claims/{first.id}/approve", data={"next_claim": str(second.id)})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/points/review#claim-{second.id}")
+    r = sec.post(f"/points/claims/{second.id}/reject", data={"reason": "重复申报", "next_claim": "javascript:x"})
+    assert r.headers["Location"].endswith("/points/review")  # only an id makes an anchor
+    assert "可能重复申报" not in sec.get("/points/review").get_data(as_text=True)
+
+
 def test_claim_form_errors_are_readable(tree, rules, login_as, db):
     page = login_as(tree.m11)
     r = page.post("/points/claims/new", data=claim_form(on="2026-06-11"))
