@@ -6,7 +6,8 @@ scheduler processes (or a scheduler and a cron ``run-once``) never work on it at
 
 * PostgreSQL: a session-level ``pg_try_advisory_lock`` on a connection of its own, released
   when the job ends (or, if the process dies, when its connection closes).
-* SQLite: a row in ``job_locks`` with an expiry; a crashed holder's row expires.
+* SQLite: a row in ``job_locks`` with an expiry; a crashed holder's row expires, or is taken
+  over at once when its process (on the same host) is gone.
 """
 from __future__ import annotations
 
@@ -101,6 +102,26 @@ def _pg_lock(name: str) -> Iterator[bool]:
             conn.close()
 
 
+def holder_is_gone(holder: str) -> bool:
+    """Whether the process named in ``holder`` ("host:pid:random") is known to have ended: it ran
+    on this host and no process has its id any more. A holder on another host, or one this
+    process cannot tell about, is taken to be alive (its row then waits for its expiry)."""
+    host, _sep, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname()[:60] or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False
+    return False
+
+
 def _acquire_row(name: str, holder: str, ttl: int) -> bool:
     now = utcnow()
     expires = now + timedelta(seconds=ttl)
@@ -112,9 +133,14 @@ def _acquire_row(name: str, holder: str, ttl: int) -> bool:
             return True
         except IntegrityError:
             conn.rollback()
+        held_by = conn.execute(sa.select(table.c.holder).where(table.c.name == name)).scalar()
+        # an expired row, or one whose process died (a crash or kill -9 leaves its row behind,
+        # and the job would wait out the whole lifetime, an hour for the monthly jobs)
+        stale = table.c.expires_at < now
+        if held_by is not None and holder_is_gone(held_by):
+            stale = sa.or_(stale, table.c.holder == held_by)
         taken = conn.execute(
-            table.update()
-            .where(table.c.name == name, table.c.expires_at < now)
+            table.update().where(table.c.name == name, stale)
             .values(holder=holder, acquired_at=now, expires_at=expires)
         ).rowcount
         conn.commit()

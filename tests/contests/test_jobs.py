@@ -155,6 +155,41 @@ def test_an_expired_lock_row_is_taken_over(app):
         assert got
 
 
+def test_the_lock_row_of_a_process_that_died_is_taken_over_at_once(app):
+    """A job killed halfway (kill -9, a crash) leaves its row; its process is gone, so the next
+    run takes the lock instead of waiting out the row's hour. A live holder keeps it."""
+    if db.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL advisory locks die with their connection; no rows to take over")
+    import socket
+    import subprocess
+    import sys
+
+    from app.jobs_lock import JobLock
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()[:60]
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    db.session.add(JobLock(name="job:monthly", holder=f"{host}:{gone.pid}:dead",
+                           acquired_at=datetime.now(timezone.utc), expires_at=later))
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    db.session.add(JobLock(name="job:ratings", holder=f"{host}:{alive.pid}:live",
+                           acquired_at=datetime.now(timezone.utc), expires_at=later))
+    db.session.add(JobLock(name="job:nightly", holder=f"other-host:{gone.pid}:far",
+                           acquired_at=datetime.now(timezone.utc), expires_at=later))
+    db.session.commit()
+    try:
+        with job_lock("job:monthly") as got:
+            assert got
+        with job_lock("job:ratings") as got:
+            assert not got  # its process still runs
+        with job_lock("job:nightly") as got:
+            assert not got  # another host's process: cannot tell, so it waits for the expiry
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 def test_two_threads_with_their_own_sessions_write_one_snapshot(race, make_contest, app, add_points):
     c = make_contest(race.tree.sec_c1, race.c1, "member")
     add_points(1, "study", member=race.m13)  # a change since the contest's first rollup
