@@ -224,10 +224,10 @@ def run_job(name: str, now: datetime | None = None) -> RunResult:
         return RunResult(name, key, outcome, detail)
 
 
-def _run_in_app(app, name: str, *, retry: bool = False) -> RunResult | None:
+def _run_in_app(app, name: str, *, retry: bool = False, at: datetime | None = None) -> RunResult | None:
     with app.app_context():
         try:
-            result = run_job(name)
+            result = run_job(name, at)
             level = logging.WARNING if result.outcome == "failed" else logging.INFO
             if retry and result.outcome == "locked":
                 level = logging.DEBUG  # still waiting: said once already
@@ -243,17 +243,58 @@ def _run_in_app(app, name: str, *, retry: bool = False) -> RunResult | None:
 CATCH_UP_POLL = 1.0  # seconds between looks at a job another process is running
 
 
+CATCH_UP_MAX = 62  # periods of one job caught up at start (two months of days)
+
+
+def missed_instants(name: str, now: datetime) -> list[datetime]:
+    """The instants to run job ``name`` at so that every period since its last done one is done,
+    oldest first, ending with ``now`` (a scheduler down over a month's first day would otherwise
+    never convert that month's ratings nor publish it). Only ``now`` for the rollup (it can only
+    compute the standings of now) and for a job never done (a new install starts today)."""
+    if name == "rollup":
+        return [now]
+    last = db.session.scalar(sa.select(sa.func.max(JobRun.period_key))
+                             .where(JobRun.job == name, JobRun.status == "done"))
+    if last is None:
+        return [now]
+    tz, today = local_tz(), local(now).date()
+    instants: list[datetime] = []
+    if last.startswith("day:"):
+        day = datetime.strptime(last[4:], "%Y-%m-%d").date() + timedelta(days=2)  # the run after it
+        while day < today:
+            instants.append(datetime(day.year, day.month, day.day, 12, tzinfo=tz))
+            day += timedelta(days=1)
+    elif last.startswith("month:"):
+        year, month = (int(p) for p in last[6:].split("-"))
+        while True:
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            # the run for month M is on the 1st of M + 1
+            run_year, run_month = (year + 1, 1) if month == 12 else (year, month + 1)
+            if (run_year, run_month) >= (today.year, today.month):
+                break
+            instants.append(datetime(run_year, run_month, 1, 12, tzinfo=tz))
+    return [to_utc(i) for i in instants[-(CATCH_UP_MAX - 1):]] + [now]
+
+
 def catch_up_due(app, *, poll: float = CATCH_UP_POLL) -> None:
-    """Run the due periods in ``CATCH_UP_ORDER``. A job another process holds is waited for
-    (then found done), so a later job never runs ahead of an earlier one: with two schedulers
-    started together, the monthly publication must not read last month before the ratings job
-    has turned its QR ratings into points."""
+    """Run the due periods in ``CATCH_UP_ORDER``, each job's missed periods oldest first
+    (:func:`missed_instants`). A job another process holds is waited for (then found done),
+    so a later job never runs ahead of an earlier one: with two schedulers started together,
+    the monthly publication must not read last month before the ratings job has turned its QR
+    ratings into points."""
     for name in CATCH_UP_ORDER:
-        deadline = time.monotonic() + JOBS[name].lock_ttl
-        result = _run_in_app(app, name)
-        while result is not None and result.outcome == "locked" and time.monotonic() < deadline:
-            time.sleep(poll)
-            result = _run_in_app(app, name, retry=True)
+        now = datetime.now(timezone.utc)
+        with app.app_context():
+            try:
+                instants = missed_instants(name, now)
+            finally:
+                db.session.remove()
+        for at in instants:
+            deadline = time.monotonic() + JOBS[name].lock_ttl
+            result = _run_in_app(app, name, at=at)
+            while result is not None and result.outcome == "locked" and time.monotonic() < deadline:
+                time.sleep(poll)
+                result = _run_in_app(app, name, retry=True, at=at)
 
 
 # --------------------------------------------------------------------------- the process

@@ -689,10 +689,13 @@ def fold_totals() -> int:
 
 
 def rollup_running(now: datetime) -> str:
-    """The frequent rollup: a ``tick`` snapshot of every running contest for the time bucket."""
+    """The frequent rollup: a ``tick`` snapshot of every running contest for the time bucket.
+    Its standings are those of the moment it runs, and say so (``as_of``), also when run for an
+    earlier bucket (``scheduler run-once rollup --at``, a catch-up): a past stamp would put
+    today's standings before older ones in the contest's history."""
     today = rollup.local_date(now)
     ids = _running_ids([Contest.starts_on <= today, Contest.ends_on >= today - timedelta(days=LATE_DAYS)])
-    return _each(ids, period_key=rollup.bucket_key(now), kind="tick", as_of=now)
+    return _each(ids, period_key=rollup.bucket_key(now), kind="tick", as_of=max(rollup.to_utc(now), rollup.utcnow()))
 
 
 def close_day(now: datetime) -> str:

@@ -374,3 +374,52 @@ def test_a_stop_signal_while_the_scheduler_starts_exits_cleanly(app, monkeypatch
     finally:
         signal.signal(signal.SIGTERM, old[0])
         signal.signal(signal.SIGINT, old[1])
+
+
+def test_catch_up_runs_every_period_missed_since_the_last_done_one(app, monkeypatch):
+    """Down from 5 days ago, and over two months' first days: each missed day's ratings and
+    nightly run, and each missed month's publication, oldest first; a job never done runs for
+    now only, and the rollup only ever for now."""
+    from app.timeutil import local_tz
+
+    tz = local_tz()
+    now = datetime.now(timezone.utc)
+    today = now.astimezone(tz).date()
+    ran: list[tuple[str, str]] = []
+    for name in scheduler.CATCH_UP_ORDER:
+        monkeypatch.setitem(scheduler.JOBS, name, dataclasses.replace(
+            scheduler.JOBS[name], run=lambda at, n=name: ran.append((n, scheduler.JOBS[n].period_key(at))) or "ok"))
+    done_day = today - timedelta(days=6)  # its period: the run of 5 days ago
+    first = today.replace(day=1)
+    three_back = first
+    for _ in range(3):
+        three_back = (three_back - timedelta(days=1)).replace(day=1)
+    for job, key in (("nightly", f"day:{done_day.isoformat()}"), ("monthly", f"month:{three_back:%Y-%m}")):
+        db.session.add(JobRun(job=job, period_key=key, status="done", holder="x", attempts=1, detail="",
+                              started_at=now, finished_at=now))
+    db.session.commit()
+
+    scheduler.catch_up_due(app, poll=0.1)
+    nightly = [k for n, k in ran if n == "nightly"]
+    assert nightly == [f"day:{(today - timedelta(days=d)).isoformat()}" for d in range(5, 0, -1)]
+    months = [k for n, k in ran if n == "monthly"]
+    expect, m = [], first
+    for _ in range(2):
+        m = (m - timedelta(days=1)).replace(day=1)
+        expect.insert(0, f"month:{m:%Y-%m}")
+    assert months == expect  # the two after the last done one, the newest being last month
+    assert [k for n, k in ran if n == "ratings"] == [scheduler.yesterday_key(now)]  # never done: now only
+    assert len([n for n, _k in ran if n == "rollup"]) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(JobRun)
+                             .where(JobRun.job == "nightly", JobRun.status == "done")) == 6
+
+
+def test_a_rollup_run_for_a_past_bucket_is_stamped_with_the_time_it_computed(race, make_contest, runner, add_points):
+    c = make_contest(race.tree.sec_c1, race.c1)
+    add_points(1, "study", member=race.m13)
+    past = (datetime.now(TZ) - timedelta(hours=5)).replace(minute=1, second=0, microsecond=0)
+    before = datetime.now(timezone.utc)
+    assert "done" in runner.invoke(args=["scheduler", "run-once", "rollup", "--at", past.isoformat()]).output
+    (tick,) = _tick_snapshots(c.id)
+    assert tick.period_key == f"t:{past:%Y-%m-%dT%H}:00"
+    assert rollup.to_utc(tick.as_of) >= before - timedelta(seconds=1)  # the standings are of now
