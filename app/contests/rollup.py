@@ -319,9 +319,14 @@ def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datet
     as_of = to_utc(as_of or now)
     if through is not None:
         as_of = min(as_of, end_of_day(min(through, contest.ends_on)))
-    if kind in REFRESHES:
-        # one refresh of a contest at a time (the tick and a secretary's click)
-        db.session.execute(sa.select(Contest.id).where(Contest.id == contest.id).with_for_update())
+    if kind != "final":
+        # one snapshot of a contest at a time (the tick, a secretary's click, the nightly close),
+        # and none once it is final: a finalize that committed while this one waited has frozen
+        # the board (its bonus entries must not show in a later snapshot)
+        status = db.session.execute(
+            sa.select(Contest.status).where(Contest.id == contest.id).with_for_update()).scalar()
+        if status == "final":
+            return current_snapshot(contest), False
     marks = source_marks(contest)
     latest = current_snapshot(contest) if kind in REFRESHES else None
     if latest is not None and (latest.kind not in REFRESHES or latest.is_final):

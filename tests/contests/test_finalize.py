@@ -148,3 +148,23 @@ def test_a_race_that_has_not_started_cannot_be_finalized(race, make_contest, api
     assert db.session.get(type(c), c.id).status == "running"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ContestSnapshot)
                              .where(ContestSnapshot.contest_id == c.id)) == snapshots
+
+
+def test_a_snapshot_waiting_behind_a_finalize_writes_nothing(race, make_contest, add_points, db):
+    """A rollup (tick, manual, nightly) that got the contest's row after a finalize committed
+    finds it final and writes no snapshot: the frozen board never grows a later one holding the
+    bonus entries."""
+    from app.contests import rollup
+    from app.contests.models import ContestSnapshot
+
+    c = make_contest(race.tree.sec_c1, race.c1, "member", top_places=1, top_points=5)
+    services.finalize(race.tree.sec_c1, c.id)
+    final = rollup.current_snapshot(c)
+    add_points(3, "study", member=race.m13)
+    # as if the check before the lock had seen it running
+    for kind, key in (("tick", "t:late"), ("manual", "m:late"), ("day", "day:late")):
+        snapshot, created = rollup.write_snapshot(c, period_key=key, kind=kind)
+        assert created is False and snapshot.id == final.id, kind
+    db.session.commit()
+    assert db.session.scalars(sa.select(ContestSnapshot.id).where(
+        ContestSnapshot.contest_id == c.id, ContestSnapshot.id > final.id)).all() == []
