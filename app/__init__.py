@@ -49,11 +49,15 @@ def _is_utf8_form(raw: bytes) -> bool:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
-    """WAL, foreign keys, a busy timeout and memory-mapped reads on every SQLite connection."""
+    """WAL, foreign keys, recursive triggers, a busy timeout and memory-mapped reads on every
+    SQLite connection."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # REPLACE deletes the row it replaces without firing DELETE triggers unless this is on:
+        # with it, the ledger's append-only trigger refuses a REPLACE INTO ledger_entries too
+        cursor.execute("PRAGMA recursive_triggers=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")

@@ -51,6 +51,24 @@ def test_database_refuses_raw_update_and_delete(entries, db):
     assert db.session.get(LedgerEntry, entries[0]).points == 2
 
 
+def test_database_refuses_replace_and_truncate(entries, db):
+    """SQLite's REPLACE deletes the old row without DELETE triggers unless recursive triggers are
+    on; PostgreSQL's TRUNCATE fires no row trigger. Both are refused."""
+    if db.engine.dialect.name == "sqlite":
+        columns = [c.name for c in LedgerEntry.__table__.columns]
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(sa.text(
+                f"REPLACE INTO ledger_entries ({', '.join(columns)}) SELECT "
+                + ", ".join("100" if c == "points" else c for c in columns)
+                + " FROM ledger_entries WHERE id = :id"), {"id": entries[0]})
+    else:
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(sa.text("TRUNCATE ledger_entries CASCADE"))
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.id))) == 3
+    assert db.session.get(LedgerEntry, entries[0]).points == 2
+
+
 def test_entries_chain_to_each_other(entries, db):
     rows = db.session.scalars(sa.select(LedgerEntry).order_by(LedgerEntry.id)).all()
     assert rows[0].prev_hash == "0" * 64
