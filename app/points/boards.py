@@ -16,6 +16,7 @@ numbers only (no names, no ORM objects), one tuple per ranked member.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -73,6 +74,20 @@ class Board:
         (a stopped account, an admin) is shown against."""
         orgs, communities = self._sizes
         return orgs.get(org_id, 0), communities.get(community_id, 0)
+
+    def tied(self, org_id: int, branch_rank: int | None, community_id: int, community_rank: int | None) -> tuple[int, int]:
+        """How many ranked members share a place: (in the org at ``branch_rank``, in the
+        community at ``community_rank``); 1 for a place nobody shares, or no place."""
+        in_org, in_community = self._ties
+        return in_org.get((org_id, branch_rank), 1), in_community.get((community_id, community_rank), 1)
+
+    @functools.cached_property
+    def _ties(self) -> tuple[Counter, Counter]:
+        ranked, org, community, branch_rank, community_rank = (
+            FIELDS.index(f) for f in ("ranked", "org_id", "community_id", "branch_rank", "community_rank"))
+        ranked_rows = [v for v in self.rows.values() if v[ranked]]
+        return (Counter((v[org], v[branch_rank]) for v in ranked_rows),
+                Counter((v[community], v[community_rank]) for v in ranked_rows))
 
     @functools.cached_property
     def _sizes(self) -> tuple[dict[int, int], dict[int, int]]:

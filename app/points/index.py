@@ -626,6 +626,8 @@ class MemberPoints:
     community: Org  # an Org or a shared boards.OrgRef (id, name, kind, path)
     lines: list[CategoryLine]
     explained: bool = False
+    branch_tied: int = 1  # ranked members sharing the branch place (1: nobody else)
+    community_tied: int = 1
 
     @property
     def in_branch(self) -> bool:
@@ -749,8 +751,11 @@ def member_points(actor, member_id: int, period: Period, *, explain: bool = Fals
     entries = member_entry_rows(member.id, period) if explain else None
     is_ranked = bool(row["ranked"])
     in_branch = member.org.kind == "branch"
+    branch_tied = community_tied = 1
     if is_ranked:
         branch_size, community_size = int(row["branch_size"]), int(row["community_size"])
+        branch_tied, community_tied = board.tied(member.org_id, int(row["branch_rank"]), community.id,
+                                                 int(row["community_rank"]))
     else:
         branch_size, community_size = board.group_sizes(member.org_id, community.id)
     return MemberPoints(
@@ -763,6 +768,7 @@ def member_points(actor, member_id: int, period: Period, *, explain: bool = Fals
         community_size=community_size,
         branch=member.org, community=community,
         lines=explanation_lines(row, period, cfg, entries), explained=explain,
+        branch_tied=branch_tied, community_tied=community_tied,
     )
 
 

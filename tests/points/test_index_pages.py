@@ -44,6 +44,10 @@ def test_member_home_shows_index_bars_and_ranks(scored, page_as):
     assert '<strong class="rank-number">1</strong>' in branch and "共 2 人" in branch
     community = text[text.index('id="rank-community"'):]
     assert '<strong class="rank-number">1</strong>' in community and "共 4 人" in community
+    # m11 and sec_b11 share first place, and the page says so
+    assert "并列第" in branch and "2 人同分" in branch and "并列第" in community and "2 人同分" in community
+    alone = html_of(page_as(scored.m12).get("/index/me?year=2026"))
+    assert "并列" not in alone and "人同分" not in alone
     assert "/index/me/explain?period=2026" in text
     assert "我的积分" in text  # the nav item
 
