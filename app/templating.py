@@ -1,6 +1,8 @@
 """Template filters and globals shared by every page."""
 from __future__ import annotations
 
+import hashlib
+import os
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -56,7 +58,51 @@ def request_translations():
     return memo[1]
 
 
+STATIC_MAX_AGE = 365 * 24 * 3600
+_static_versions: dict[str, tuple[float, str]] = {}
+
+
+def static_version(static_folder: str, filename: str) -> str | None:
+    """A short digest of a static file's content (recomputed when the file changes), or None."""
+    path = os.path.join(static_folder, filename)
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return None
+    known = _static_versions.get(path)
+    if known is None or known[0] != mtime:
+        with open(path, "rb") as f:
+            known = (mtime, hashlib.sha256(f.read()).hexdigest()[:10])
+        _static_versions[path] = known
+    return known[1]
+
+
+def init_static_versions(app) -> None:
+    """Static URLs carry their content's digest (``app.css?v=3f2a...``) and are cached for a year
+    as immutable: a page on slow 4G costs no revalidation round trips, and a new release's file
+    has a new URL."""
+
+    @app.url_defaults
+    def _versioned(endpoint, values):
+        if endpoint == "static" and "v" not in values and values.get("filename"):
+            version = static_version(app.static_folder, values["filename"])
+            if version:
+                values["v"] = version
+
+    @app.after_request
+    def _cache_versioned(response):
+        from flask import request
+
+        if request.endpoint == "static" and request.args.get("v") and response.status_code == 200:
+            response.cache_control.public = True
+            response.cache_control.max_age = STATIC_MAX_AGE
+            response.cache_control.immutable = True
+            response.cache_control.no_cache = None
+        return response
+
+
 def init_app(app) -> None:
+    init_static_versions(app)
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: request_translations().ugettext(s),
         ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
