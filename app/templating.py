@@ -93,7 +93,11 @@ def init_static_versions(app) -> None:
     def _cache_versioned(response):
         from flask import request
 
-        if request.endpoint == "static" and request.args.get("v") and response.status_code == 200:
+        version = request.args.get("v") if request.endpoint == "static" else None
+        if (version and response.status_code == 200 and request.view_args
+                and version == static_version(app.static_folder, request.view_args.get("filename", ""))):
+            # only the digest of the file served: an old worker answering a new URL during a
+            # rolling release, or a made-up digest, must not be kept for a year
             response.cache_control.public = True
             response.cache_control.max_age = STATIC_MAX_AGE
             response.cache_control.immutable = True

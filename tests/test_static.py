@@ -11,6 +11,8 @@ def test_static_urls_carry_their_digest_and_are_cached_as_immutable(client, app,
     assert r.status_code == 200 and "max-age=31536000" in r.headers["Cache-Control"]
     assert "immutable" in r.headers["Cache-Control"]
     assert "max-age" not in (client.get("/static/app.css").headers.get("Cache-Control") or "")  # no digest, no promise
+    wrong = client.get("/static/app.css?v=0000000000")  # not this file's digest (an old worker, a guess)
+    assert wrong.status_code == 200 and "immutable" not in (wrong.headers.get("Cache-Control") or "")
 
     from app.templating import static_version
 
