@@ -11,6 +11,7 @@ scheduler processes (or a scheduler and a cron ``run-once``) never work on it at
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -69,9 +70,24 @@ class JobLock(db.Model):
     expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
+@functools.cache
+def process_space() -> str:
+    """Which process-id space this process lives in: the boot and the PID namespace (two
+    containers may share a host name and an SQLite volume while their process ids are
+    unrelated); "" when the system does not say (then no holder is ever judged gone)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()[:8]
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    return f"{boot}-{namespace}" if boot else ""
+
+
 def holder_id() -> str:
-    """Who holds a lock: host, process and a random part (unique per acquisition)."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Who holds a lock: host, process, its process-id space and a random part (unique per
+    acquisition)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{process_space()}:{uuid.uuid4().hex[:8]}"
 
 
 def advisory_key(name: str) -> int:
@@ -103,12 +119,15 @@ def _pg_lock(name: str) -> Iterator[bool]:
 
 
 def holder_is_gone(holder: str) -> bool:
-    """Whether the process named in ``holder`` ("host:pid:random") is known to have ended: it ran
-    on this host and no process has its id any more. A holder on another host, or one this
-    process cannot tell about, is taken to be alive (its row then waits for its expiry)."""
-    host, _sep, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname()[:60] or not pid_text.isdigit():
+    """Whether the process named in ``holder`` ("host:pid:space:random") is known to have ended:
+    it ran on this host, in this process-id space (same boot, same PID namespace), and no
+    process has its id any more. Any other holder is taken to be alive: its row waits for its
+    expiry. (A dead holder's id given to a new process also just waits: it fails safe.)"""
+    parts = holder.split(":")
+    if len(parts) != 4:
+        return False
+    host, pid_text, space, _random = parts
+    if host != socket.gethostname()[:60] or not pid_text.isdigit() or not space or space != process_space():
         return False
     pid = int(pid_text)
     if pid == os.getpid():

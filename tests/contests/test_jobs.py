@@ -164,18 +164,24 @@ def test_the_lock_row_of_a_process_that_died_is_taken_over_at_once(app):
     import subprocess
     import sys
 
-    from app.jobs_lock import JobLock
+    from app.jobs_lock import JobLock, process_space
 
+    space = process_space()
+    if not space:
+        pytest.skip("this system does not tell its boot and PID namespace")
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     host = socket.gethostname()[:60]
     later = datetime.now(timezone.utc) + timedelta(hours=1)
-    db.session.add(JobLock(name="job:monthly", holder=f"{host}:{gone.pid}:dead",
+    db.session.add(JobLock(name="job:monthly", holder=f"{host}:{gone.pid}:{space}:dead",
                            acquired_at=datetime.now(timezone.utc), expires_at=later))
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    db.session.add(JobLock(name="job:ratings", holder=f"{host}:{alive.pid}:live",
+    db.session.add(JobLock(name="job:ratings", holder=f"{host}:{alive.pid}:{space}:live",
                            acquired_at=datetime.now(timezone.utc), expires_at=later))
-    db.session.add(JobLock(name="job:nightly", holder=f"other-host:{gone.pid}:far",
+    db.session.add(JobLock(name="job:nightly", holder=f"other-host:{gone.pid}:{space}:far",
+                           acquired_at=datetime.now(timezone.utc), expires_at=later))
+    # the same host name, another PID namespace (a container next to this one): cannot tell
+    db.session.add(JobLock(name="job:rollup", holder=f"{host}:{gone.pid}:0000-1:other",
                            acquired_at=datetime.now(timezone.utc), expires_at=later))
     db.session.commit()
     try:
@@ -185,6 +191,8 @@ def test_the_lock_row_of_a_process_that_died_is_taken_over_at_once(app):
             assert not got  # its process still runs
         with job_lock("job:nightly") as got:
             assert not got  # another host's process: cannot tell, so it waits for the expiry
+        with job_lock("job:rollup") as got:
+            assert not got
     finally:
         alive.kill()
         alive.wait()
