@@ -490,6 +490,19 @@ def _check_burst(target_id: int, now: datetime) -> QrFlag | None:
     return flag
 
 
+RATING_LOCK_CLASS = 7342  # first key of the two-int advisory locks taken per rated subject
+
+
+def _subject_lock_key(target: QrTarget) -> int | None:
+    """The advisory lock key of the target's subject on PostgreSQL; None elsewhere."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return None
+    from app.jobs_lock import advisory_key
+
+    subject_id = {"member": target.member_id, "org": target.org_id, "post": target.post_id}.get(target.subject_type)
+    return advisory_key(f"{target.subject_type}:{subject_id}")
+
+
 def submit_rating(token, *, stars, tags=None, comment=None, device_id: str, ip: str | None,
                   channel: str = "page") -> Rating:
     """Record one resident's rating of the code ``token``.
@@ -510,8 +523,15 @@ def submit_rating(token, *, stars, tags=None, comment=None, device_id: str, ip: 
     day = local_day(now)
     values = dict(target_id=target_id, stars=stars, tags=tags, comment=comment, day=day, channel=channel,
                   device_hash=tokens.device_hash(device_id), ip_hash=tokens.ip_hash(ip, day), created_at=now)
+    subject_lock = _subject_lock_key(target)
     for attempt in range(8):
         try:
+            if subject_lock is not None:
+                # the counts in the INSERT hold per subject and address, across codes: on
+                # PostgreSQL concurrent ratings of one subject take turns (SQLite's write lock
+                # already serializes them)
+                db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:c, :k)"),
+                                   {"c": RATING_LOCK_CLASS, "k": subject_lock})
             rating = _insert_rating(**values)
             if rating.counted and stars <= 2 and comment:
                 _open_followup(rating, org_id, now)
