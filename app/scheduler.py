@@ -259,7 +259,15 @@ def missed_instants(name: str, now: datetime) -> list[datetime]:
         return [now]
     tz, today = local_tz(), local(now).date()
     instants: list[datetime] = []
-    if last.startswith("day:"):
+    if last.startswith("day:") and name == "ratings":
+        # a day's run converts the month before it: one run on each missed 1st of a month does
+        # every missed month (the days between change nothing), however long the stop
+        day = datetime.strptime(last[4:], "%Y-%m-%d").date() + timedelta(days=2)
+        first = day if day.day == 1 else (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        while first < today.replace(day=1):  # this month's conversion is the run for now
+            instants.append(datetime(first.year, first.month, 1, 12, tzinfo=tz))
+            first = (first + timedelta(days=32)).replace(day=1)
+    elif last.startswith("day:"):
         day = datetime.strptime(last[4:], "%Y-%m-%d").date() + timedelta(days=2)  # the run after it
         while day < today:
             instants.append(datetime(day.year, day.month, day.day, 12, tzinfo=tz))

@@ -422,6 +422,24 @@ def test_catch_up_runs_every_period_missed_since_the_last_done_one(app, monkeypa
                              .where(JobRun.job == "nightly", JobRun.status == "done")) == 6
 
 
+def test_catch_up_converts_every_missed_month_of_ratings_however_long_the_stop(app):
+    """Ratings last done for 2026-07-31 (July converted on Aug 1), restarted on 2026-12-05: runs
+    on Sep 1, Oct 1, Nov 1 convert August to October, and now converts November."""
+    at = datetime(2026, 12, 5, 3, 0, tzinfo=TZ)
+    db.session.add(JobRun(job="ratings", period_key="day:2026-07-31", status="done", holder="x", attempts=1,
+                          detail="", started_at=at, finished_at=at))
+    db.session.commit()
+    instants = scheduler.missed_instants("ratings", at)
+    assert [i.astimezone(TZ).date().isoformat() for i in instants] == [
+        "2026-09-01", "2026-10-01", "2026-11-01", "2026-12-05"]
+    assert [m for i in instants for m in scheduler.rating_months(i)] == ["2026-08", "2026-09", "2026-10", "2026-11"]
+    # done on a 1st: the next 1st is the first run needed
+    db.session.add(JobRun(job="ratings", period_key="day:2026-11-30", status="done", holder="x", attempts=1,
+                          detail="", started_at=at, finished_at=at))
+    db.session.commit()
+    assert scheduler.missed_instants("ratings", at) == [at]
+
+
 def test_a_rollup_run_for_a_past_bucket_is_stamped_with_the_time_it_computed(race, make_contest, runner, add_points):
     c = make_contest(race.tree.sec_c1, race.c1)
     add_points(1, "study", member=race.m13)
