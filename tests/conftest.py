@@ -79,10 +79,15 @@ def _truncate_pg(url: str) -> None:
         tables = [r[0] for r in conn.exec_driver_sql(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
         if tables:
-            # the ledger refuses TRUNCATE (migration 0013); a test database is emptied as a
-            # superuser with triggers off
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            # the ledger refuses TRUNCATE (migration 0013): its trigger is off for the emptying
+            # (as the tables' owner, no superuser needed), in the same transaction
+            guard = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_trigger WHERE tgname = 'ledger_entries_no_truncate'").scalar()
+            if guard:
+                conn.exec_driver_sql("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_no_truncate")
             conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            if guard:
+                conn.exec_driver_sql("ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_no_truncate")
     engine.dispose()
 
 

@@ -5,7 +5,7 @@ import marshmallow as ma
 
 from app.api import LocalTime, Schema, current_api_user, error_responses, make_blueprint, page_args, token_required
 from app.assessments import services
-from app.assessments.calc import GRADE_LABELS
+from app.assessments.calc import GRADE_LABELS, QUOTA_GRADES
 
 blp = make_blueprint("assessments_api", __name__, "Annual assessments with the party-building coefficient")
 
@@ -30,8 +30,9 @@ class AssessmentIn(Schema):
                           metadata={"description": "考核名称"})
     coefficient_step = _raw("每一名次的系数差, e.g. 0.005 (0.5%)", required=True, error_messages=REQUIRED)
     unqualified_ratio = _raw("不合格线: share of the class's top final score, default 0.6")
-    grade_quotas = _raw('share of a class per grade, default {"A": 0.2, "B": 0.3}; C without a quota '
-                        "is every other qualified unit; D is the unqualified units")
+    grade_quotas = _raw('share of a class per grade, default {"A": 0.2, "B": 0.3}; C (合格) is every other '
+                        "qualified unit (a C share is accepted and not kept); D is the unqualified units "
+                        "(a D share is refused)")
     departments = _raw('evaluating departments, default ["纪委", "组织部", "宣传部", "统战部"]')
     unit_classes = _raw('classes compared separately: ["街道", {"name": "机关", "coefficient_step": 0.002}]')
     excellent_shares = _raw('indirect link: grade -> share of staff who may be graded excellent, '
@@ -189,7 +190,10 @@ class AssessmentMemberList(Schema):
 def assessment_payload(a, unit_count: int | None = None) -> dict:
     return {
         "id": a.id, "year": a.year, "title": a.title, "coefficient_step": a.coefficient_step,
-        "unqualified_ratio": a.unqualified_ratio, "grade_quotas": a.grade_quotas, "departments": a.departments,
+        "unqualified_ratio": a.unqualified_ratio,
+        # A and B only: a C share stored by an earlier version limits nothing (calc.quota_counts)
+        "grade_quotas": {g: q for g, q in (a.grade_quotas or {}).items() if g in QUOTA_GRADES},
+        "departments": a.departments,
         "unit_classes": a.unit_classes,
         "excellent_shares": {**services.DEFAULT_EXCELLENT_SHARES, **(a.excellent_shares or {})},
         "status": a.status, "unit_count": len(a.units) if unit_count is None else unit_count,

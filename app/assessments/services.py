@@ -185,8 +185,7 @@ def _clean_quotas(value, errors: FieldErrors) -> dict:
             errors.add("grade_quotas", "D（不合格）由合格线和通报批评决定，不设名额。")
             continue
         if key == "C":
-            errors.add("grade_quotas", "C（合格）为其余达到合格线的单位，不设名额。")
-            continue
+            continue  # 合格 is every other qualified unit: a C share limits nothing, and is not kept
         if key not in ("A", "B"):
             errors.add("grade_quotas", f"未知等次“{key}”：只能为 A、B。")
             continue

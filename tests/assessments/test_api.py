@@ -80,7 +80,6 @@ def test_only_admins(tree, api_as, make_units):
     ({"coefficient_step": True}, "coefficient_step"),
     ({"unqualified_ratio": 1.5}, "unqualified_ratio"),
     ({"grade_quotas": {"A": 0.2, "D": 0.1}}, "grade_quotas"),
-    ({"grade_quotas": {"A": 0.2, "B": 0.3, "C": 0.3}}, "grade_quotas"),  # 合格 is every other qualified unit
     ({"grade_quotas": {"A": 0.7, "B": 0.5}}, "grade_quotas"),
     ({"departments": []}, "departments"),
     ({"title": ""}, "title"),
@@ -95,6 +94,22 @@ def test_bad_settings_are_422(tree, api_as, change, field):
     assert field in err["fields"]
     assert all(re.search(r"[\u4e00-\u9fff]", m) for m in err["fields"][field]), err  # Chinese, not marshmallow's
     assert api_as(tree.admin).get("/api/v1/assessments").get_json()["total"] == 0
+
+
+def test_a_c_share_is_accepted_and_not_kept(tree, api_as, db):
+    """合格 is every other qualified unit: a client sending a C share (or echoing an old draft's)
+    is not refused, and the share, which limits nothing, is neither kept nor shown."""
+    from app.assessments.models import Assessment
+
+    api = api_as(tree.admin)
+    body = create(api, grade_quotas={"A": 0.2, "B": 0.3, "C": 0.4})
+    assert body["grade_quotas"] == {"A": 0.2, "B": 0.3}
+    a = db.session.get(Assessment, body["id"])
+    a.grade_quotas = {"A": "0.2", "B": "0.3", "C": "0.4"}  # a draft of an earlier version
+    db.session.commit()
+    shown = api.get(f"/api/v1/assessments/{a.id}").get_json()
+    assert shown["grade_quotas"] == {"A": 0.2, "B": 0.3}
+    assert patch(api, f"/api/v1/assessments/{a.id}", {"grade_quotas": {"A": 0.2, "B": 0.3, "C": 0.4}}).status_code == 200
 
 
 def test_same_title_same_year_is_409(tree, api_as):
