@@ -173,3 +173,14 @@ def test_a_sheet_out_of_scope_is_never_called_ready(tree, login_as):
     assert f"/qr-admin/sheets/{tree.b21.id}.pdf" not in body
     r = sec.post("/qr-admin/sheets", data={"org_id": str(tree.b11.id)})
     assert r.status_code == 302 and f"/qr-admin/sheets/{tree.b11.id}.pdf" in sec.get(r.headers["Location"]).get_data(as_text=True)
+
+
+def test_pdf_links_tell_wechat_users_where_the_pdf_opens(tree, make_target, login_as):
+    """WeChat's in-app browser on Android shows no PDF in the page: next to a PDF link it says to
+    open the page in the browser; other browsers see no such line."""
+    target, _token = make_target(tree.sec_b11, "member", tree.m11)
+    page = login_as(tree.sec_b11)
+    wechat = {"User-Agent": "Mozilla/5.0 (Linux; Android 12) AppleWebKit/537.36 Chrome/107 Mobile "
+                            "Safari/537.36 MicroMessenger/8.0.40"}
+    assert "在浏览器打开" in page.get(f"/qr-admin/targets/{target.id}", headers=wechat).get_data(as_text=True)
+    assert "在浏览器打开" not in page.get(f"/qr-admin/targets/{target.id}").get_data(as_text=True)
