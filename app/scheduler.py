@@ -20,7 +20,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 import click
@@ -258,30 +258,35 @@ def missed_instants(name: str, now: datetime) -> list[datetime]:
     if last is None:
         return [now]
     tz, today = local_tz(), local(now).date()
-    instants: list[datetime] = []
-    if last.startswith("day:") and name == "ratings":
-        # a day's run converts the month before it: one run on each missed 1st of a month does
-        # every missed month (the days between change nothing), however long the stop
-        day = datetime.strptime(last[4:], "%Y-%m-%d").date() + timedelta(days=2)
-        first = day if day.day == 1 else (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-        while first < today.replace(day=1):  # this month's conversion is the run for now
-            instants.append(datetime(first.year, first.month, 1, 12, tzinfo=tz))
-            first = (first + timedelta(days=32)).replace(day=1)
-    elif last.startswith("day:"):
-        day = datetime.strptime(last[4:], "%Y-%m-%d").date() + timedelta(days=2)  # the run after it
-        while day < today:
-            instants.append(datetime(day.year, day.month, day.day, 12, tzinfo=tz))
-            day += timedelta(days=1)
+    days: list[date] = []  # the local days to run on (at noon), before today's run, which is now
+    if last.startswith("day:"):
+        day = date.fromisoformat(last[4:]) + timedelta(days=2)  # the run after the last done one
+        if name == "ratings":
+            # a day's run converts the month before it: one run on each missed 1st of a month
+            # does every missed month (the days between change nothing), however long the stop
+            days = _firsts_of_months(day, today)
+        else:
+            days = [day + timedelta(days=i) for i in range(max(0, (today - day).days))]
     elif last.startswith("month:"):
-        year, month = (int(p) for p in last[6:].split("-"))
-        while True:
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-            # the run for month M is on the 1st of M + 1
-            run_year, run_month = (year + 1, 1) if month == 12 else (year, month + 1)
-            if (run_year, run_month) >= (today.year, today.month):
-                break
-            instants.append(datetime(run_year, run_month, 1, 12, tzinfo=tz))
-    return [to_utc(i) for i in instants[-(CATCH_UP_MAX - 1):]] + [now]
+        # the run for month M is on the 1st of M + 1: the next one needed, on the 1st of M + 2
+        days = _firsts_of_months(_next_month(_next_month(date.fromisoformat(last[6:] + "-01"))), today)
+    instants = [to_utc(datetime(d.year, d.month, d.day, 12, tzinfo=tz)) for d in days]
+    return instants[-(CATCH_UP_MAX - 1):] + [now]
+
+
+def _next_month(first: date) -> date:
+    return (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _firsts_of_months(start: date, today: date) -> list[date]:
+    """The first days of months from ``start`` on (itself when it is one), before this month's
+    (whose run is the one for now)."""
+    first = start if start.day == 1 else _next_month(start)
+    out = []
+    while first < today.replace(day=1):
+        out.append(first)
+        first = _next_month(first)
+    return out
 
 
 def catch_up_due(app, *, poll: float = CATCH_UP_POLL) -> None:

@@ -499,8 +499,7 @@ def _subject_lock_key(target: QrTarget) -> int | None:
         return None
     from app.jobs_lock import advisory_key
 
-    subject_id = {"member": target.member_id, "org": target.org_id, "post": target.post_id}.get(target.subject_type)
-    return advisory_key(f"{target.subject_type}:{subject_id}")
+    return advisory_key(f"{target.subject_type}:{target.subject_id}")
 
 
 def submit_rating(token, *, stars, tags=None, comment=None, device_id: str, ip: str | None,
