@@ -329,7 +329,7 @@ def write_snapshot(contest: Contest, *, period_key: str, kind: str, as_of: datet
             return current_snapshot(contest), False
     marks = source_marks(contest)
     latest = current_snapshot(contest) if kind in REFRESHES else None
-    if latest is not None and (latest.kind not in REFRESHES or latest.is_final):
+    if latest is not None and latest.kind not in REFRESHES:  # a day close, a month, the final one
         latest = None
     if latest is not None and latest.source_marks == marks:
         return _still_current(latest, as_of, marks), False

@@ -82,20 +82,25 @@ class Board:
         return in_org.get((org_id, branch_rank), 1), in_community.get((community_id, community_rank), 1)
 
     @functools.cached_property
+    def _ranked_rows(self) -> list[tuple]:
+        """The rows of the ranked members, picked once per board (boards are shared)."""
+        ranked = FIELDS.index("ranked")
+        return [v for v in self.rows.values() if v[ranked]]
+
+    @functools.cached_property
     def _ties(self) -> tuple[Counter, Counter]:
-        ranked, org, community, branch_rank, community_rank = (
-            FIELDS.index(f) for f in ("ranked", "org_id", "community_id", "branch_rank", "community_rank"))
-        ranked_rows = [v for v in self.rows.values() if v[ranked]]
-        return (Counter((v[org], v[branch_rank]) for v in ranked_rows),
-                Counter((v[community], v[community_rank]) for v in ranked_rows))
+        org, community, branch_rank, community_rank = (
+            FIELDS.index(f) for f in ("org_id", "community_id", "branch_rank", "community_rank"))
+        return (Counter((v[org], v[branch_rank]) for v in self._ranked_rows),
+                Counter((v[community], v[community_rank]) for v in self._ranked_rows))
 
     @functools.cached_property
     def _sizes(self) -> tuple[dict[int, int], dict[int, int]]:
-        """Group sizes as the ranked rows carry them, read once per board (boards are shared)."""
-        ranked, org, community, org_size, community_size = (
-            FIELDS.index(f) for f in ("ranked", "org_id", "community_id", "branch_size", "community_size"))
-        ranked_rows = [v for v in self.rows.values() if v[ranked]]
-        return ({v[org]: v[org_size] for v in ranked_rows}, {v[community]: v[community_size] for v in ranked_rows})
+        """Group sizes as the ranked rows carry them, read once per board."""
+        org, community, org_size, community_size = (
+            FIELDS.index(f) for f in ("org_id", "community_id", "branch_size", "community_size"))
+        return ({v[org]: v[org_size] for v in self._ranked_rows},
+                {v[community]: v[community_size] for v in self._ranked_rows})
 
 
 def _cfg_key(cfg) -> tuple:
