@@ -5,7 +5,7 @@ import marshmallow as ma
 
 from app.api import LocalTime, Schema, current_api_user, error_responses, make_blueprint, page_args, token_required
 from app.assessments import services
-from app.assessments.calc import GRADE_LABELS, QUOTA_GRADES
+from app.assessments.calc import GRADE_LABELS
 
 blp = make_blueprint("assessments_api", __name__, "Annual assessments with the party-building coefficient")
 
@@ -191,8 +191,7 @@ def assessment_payload(a, unit_count: int | None = None) -> dict:
     return {
         "id": a.id, "year": a.year, "title": a.title, "coefficient_step": a.coefficient_step,
         "unqualified_ratio": a.unqualified_ratio,
-        # A and B only: a C share stored by an earlier version limits nothing (calc.quota_counts)
-        "grade_quotas": {g: q for g, q in (a.grade_quotas or {}).items() if g in QUOTA_GRADES},
+        "grade_quotas": a.quotas,
         "departments": a.departments,
         "unit_classes": a.unit_classes,
         "excellent_shares": {**services.DEFAULT_EXCELLENT_SHARES, **(a.excellent_shares or {})},

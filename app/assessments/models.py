@@ -11,6 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.assessments.calc import QUOTA_GRADES
 from app.extensions import db
 from app.orgs.models import Org, utcnow
 
@@ -70,6 +71,12 @@ class Assessment(db.Model):
     @property
     def is_published(self) -> bool:
         return self.status == "published"
+
+    @property
+    def quotas(self) -> dict:
+        """The grade quotas that limit anything: A and B (a C share stored by an earlier version
+        limits nothing, calc.quota_counts, and is not shown)."""
+        return {g: q for g, q in (self.grade_quotas or {}).items() if g in QUOTA_GRADES}
 
     @property
     def class_names(self) -> list[str]:

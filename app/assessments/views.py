@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app.assessments import export, importer, notice, services
-from app.assessments.calc import GRADE_LABELS, GRADES, QUOTA_GRADES, fmt, fmt_coef, fmt_final, fmt_pct
+from app.assessments.calc import GRADE_LABELS, GRADES, fmt, fmt_coef, fmt_final, fmt_pct
 from app.assessments.forms import AssessmentForm, ImportForm, items_text, percent, unit_from_form, veto_text
 from app.auth.scope import require_role
 from app.errors import DomainError
@@ -125,7 +125,7 @@ def detail(assessment_id: int):
     entered = {u.org_id for u in units}
     orgs = [o for o in services.assessable_orgs(current_user) if o.id not in entered]
     return render_template("assessments/detail.html", a=a, units=units, org_options=org_options(orgs),
-                           quotas={g: percent(v) for g, v in (a.grade_quotas or {}).items() if g in QUOTA_GRADES},
+                           quotas={g: percent(v) for g, v in a.quotas.items()},
                            grade_labels=GRADE_LABELS)
 
 
