@@ -141,7 +141,7 @@ def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
             rows.append((number, values))
             if len(rows) > max_rows:
                 raise SheetUnreadable(too_many)
-        return rows
+        return _fill_merged_down(rows, _merged_blocks(sheet), sheet.min_column)
     except SheetUnreadable:
         raise
     except Exception:
@@ -149,6 +149,59 @@ def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
     finally:
         workbook.close()
         formulas.close()
+
+
+def _merged_blocks(sheet) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of the sheet's merged cells that span several rows.
+
+    A read-only sheet does not parse ``<mergeCells>``, so the sheet's XML is streamed once more for
+    them (they follow the cell data; every element is dropped as soon as it is read).
+    """
+    from openpyxl.utils.cell import range_boundaries
+    from openpyxl.xml.functions import iterparse
+
+    blocks = []
+    source = sheet._get_source()  # noqa: SLF001 - the sheet's XML in the workbook's archive
+    try:
+        for _event, element in iterparse(source):
+            if element.tag.endswith("}mergeCell") or element.tag == "mergeCell":
+                try:
+                    min_col, min_row, max_col, max_row = range_boundaries(element.get("ref") or "")
+                except (TypeError, ValueError):
+                    min_col = None
+                if min_col is not None and max_row > min_row:
+                    blocks.append((min_col, min_row, max_col, max_row))
+            element.clear()
+    finally:
+        source.close()
+    return blocks
+
+
+def _fill_merged_down(rows: list[tuple[int, tuple]], blocks, first_column: int) -> list[tuple[int, tuple]]:
+    """Give every cell of a merged block spanning several rows the value of its first cell, as
+    the sheet shows it: a roster with one branch name merged down the rows of its members means
+    that branch on each of those rows (a file keeps the value in the first cell only). Rows that
+    are empty but for a merged block stay left out, as they were."""
+    if not blocks:
+        return rows
+    by_number = {number: i for i, (number, _values) in enumerate(rows)}
+    filled = [list(values) for _number, values in rows]
+    for min_col, min_row, max_col, max_row in blocks:
+        top = by_number.get(min_row)
+        first = min_col - first_column
+        if top is None or not 0 <= first < len(filled[top]) or filled[top][first] is None:
+            continue
+        value = filled[top][first]
+        for number in range(min_row, max_row + 1):
+            i = by_number.get(number)
+            if i is None:
+                continue
+            last = max_col - first_column
+            filled[i].extend([None] * (last + 1 - len(filled[i])))  # a row's file may stop short of the block
+            for col in range(first, last + 1):
+                if filled[i][col] is None:
+                    filled[i][col] = value
+    return [(number, tuple(values)) for (number, _old), values in zip(rows, filled)]
 
 
 def _refuse_formulas_without_values(cells, written) -> None:

@@ -418,3 +418,43 @@ def test_usual_roster_words_for_members_are_understood(tree, db):
 
     rows = [("乙一", "13500000001", "桂花第一支部", "预备党员"), ("乙二", "13500000002", "桂花第一支部", "正式党员")]
     assert [u.role for u in import_roster(tree.admin, xlsx(rows), PW)] == ["member", "member"]
+
+
+def test_an_org_merged_down_the_rows_of_its_members_is_each_rows_org(tree, db):
+    """Rosters typed in Excel often merge one branch name down the rows of its members: the
+    file keeps the name in the first cell only, and each row means that branch."""
+    from app.orgs.roster import import_roster
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["桂花社区党员花名册"])
+    ws.merge_cells("A1:D2")  # a title over two rows: not a header, not a member
+    ws.append([])
+    ws.append(list(HEADER))
+    ws.append(("并甲", "13500000301", "桂花第一支部"))
+    ws.append(("并乙", "13500000302"))
+    ws.append(("并丙", "13500000303", None, "党员"))
+    ws.merge_cells("C4:C6")
+    ws.append(("并丁", "13500000304", "桂花第二支部"))
+    out = io.BytesIO()
+    wb.save(out)
+    out.seek(0)
+    created = {u.name: u.org.name for u in import_roster(tree.admin, out, PW)}
+    assert created == {"并甲": "桂花第一支部", "并乙": "桂花第一支部", "并丙": "桂花第一支部",
+                       "并丁": "桂花第二支部"}
+
+
+def test_a_blank_row_under_a_merged_org_stays_out(tree, db):
+    from app.orgs.roster import import_roster
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(list(HEADER))
+    ws.append(("空甲", "13500000311", "桂花第一支部"))
+    ws.append([])
+    ws.append(("空乙", "13500000312"))
+    ws.merge_cells("C2:C4")
+    out = io.BytesIO()
+    wb.save(out)
+    out.seek(0)
+    assert sorted(u.name for u in import_roster(tree.admin, out, PW)) == ["空乙", "空甲"]
