@@ -569,8 +569,7 @@ def own_codes(user) -> OwnCodes:
             .join(QrTarget, QrTarget.id == Rating.target_id)
             .where(QrTarget.subject_type == "member", QrTarget.member_id == user.id, Rating.counted,
                    Rating.day >= today.replace(day=1), Rating.day <= today)).one()
-    average = (Decimal(total) / count).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) if count else None
-    return OwnCodes(targets, int(count or 0), average)
+    return OwnCodes(targets, int(count or 0), average_of(total, count))  # as a secretary sees it
 
 
 def target_ratings(actor, target_id: int, *, limit: int = 50, offset: int = 0) -> dict:
