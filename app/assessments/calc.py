@@ -35,7 +35,7 @@ checked by hand. The rules, as published for Dinghai district and as this produc
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 GRADES = ("A", "B", "C", "D")
 GRADE_LABELS = {"A": "优秀", "B": "良好", "C": "合格", "D": "不合格"}
@@ -200,6 +200,23 @@ def competition_ranks(values: list[Decimal]) -> list[int]:
 def coefficient(n: int, rank: int, step: Decimal) -> Decimal:
     """1 + ((N + 1) / 2 - rank) x step, exact."""
     return ONE + (Decimal(n + 1) / 2 - rank) * Decimal(step)
+
+
+def step_problems(results: list[UnitResult]) -> list[str]:
+    """Why a class's coefficients make no sense, in Chinese: a step so large for the class's size
+    that its last places get a coefficient of zero or below (their base score would count for
+    nothing or against them). Empty when every coefficient is above zero."""
+    lowest: dict[str, UnitResult] = {}
+    for r in results:
+        if r.unit_class not in lowest or r.coefficient < lowest[r.unit_class].coefficient:
+            lowest[r.unit_class] = r
+    problems = []
+    for cls, r in lowest.items():
+        if r.coefficient <= 0:
+            limit = (Decimal(2) / (r.class_size - 1)).quantize(Decimal("0.00001"), rounding=ROUND_DOWN)
+            problems.append(f"“{cls}”共 {r.class_size} 个单位，步长 {fmt_pct(r.step)} 使末位系数为 "
+                            f"{fmt_coef(r.coefficient)}（须大于 0）：该类的系数步长须小于 {fmt_pct(limit)}。")
+    return problems
 
 
 def round_final(value: Decimal) -> Decimal:

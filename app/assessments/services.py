@@ -29,6 +29,7 @@ from app.assessments.calc import (  # noqa: F401 - the pure calculation, re-expo
     from_snapshot,
     quota_counts,
     round_final,
+    step_problems,
     to_snapshot,
 )
 from app.assessments.models import Assessment, AssessmentUnit
@@ -359,6 +360,8 @@ def publish(actor, assessment_id: int) -> Assessment:
     results = compute_results(a)
     if not results:
         raise Conflict("还没有录入任何单位，不能发布。", code="assessment_empty")
+    if problems := step_problems(results):
+        raise Conflict("系数步长过大，不能发布：" + "".join(problems), code="coefficient_not_positive")
     a.results_snapshot = [to_snapshot(r) for r in results]
     a.status = "published"
     a.published_at = utcnow()

@@ -241,6 +241,7 @@ def results(assessment_id: int):
         classes.setdefault(r.unit_class, []).append(r)
     return render_template("assessments/results.html", a=a, classes=classes, rows=rows,
                            talks=[r for r in rows if r.talk], grade_labels=GRADE_LABELS, grades=GRADES,
+                           step_problems=services.step_problems(rows),
                            shares={g: Decimal(v) for g, v in
                                    {**services.DEFAULT_EXCELLENT_SHARES, **(a.excellent_shares or {})}.items()})
 

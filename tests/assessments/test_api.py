@@ -358,6 +358,30 @@ def test_publish_freezes_results_and_locks_scores(tree, api_as, make_units, make
     assert results(api, aid)[a.id]["bonus"] == 2
 
 
+def test_a_step_too_large_for_the_class_is_not_published(tree, api_as, login_as, make_units, db):
+    """Twenty-five units at a 10% step would give the last place 1 + (13 - 25) x 0.1 = -0.2: its
+    base score would count against it. The results say so and publishing is refused until the
+    step fits (below 2 / 24 = 8.333%)."""
+    units = make_units(5)
+    api = api_as(tree.admin)
+    aid = create(api, coefficient_step=0.1)["id"]
+    for i, org in enumerate(units):
+        assert put(api, aid, org, party_building=300 - i).status_code == 200
+    assert api.post(f"/api/v1/assessments/{aid}/publish").status_code == 200  # 0.8 for the last: fine
+    assert api.post(f"/api/v1/assessments/{aid}/reopen").status_code == 200
+    for i, org in enumerate(make_units(20, "新单位"), start=5):
+        assert put(api, aid, org, party_building=300 - i).status_code == 200
+    # 25 units: the last is 1 + (13 - 25) x 0.1 = -0.2
+    err = error_of(api.post(f"/api/v1/assessments/{aid}/publish"), 409)
+    assert err["code"] == "coefficient_not_positive"
+    assert "“街道”共 25 个单位" in err["message"] and "-0.200" in err["message"] and "8.333%" in err["message"]
+    assert api.get(f"/api/v1/assessments/{aid}").get_json()["status"] == "draft"
+    page = login_as(tree.admin).get(f"/assessments/{aid}/results").get_data(as_text=True)
+    assert "“街道”共 25 个单位，步长 10% 使末位系数为 -0.200（须大于 0）" in page
+    assert patch(api, f"/api/v1/assessments/{aid}", {"coefficient_step": 0.005}).status_code == 200
+    assert api.post(f"/api/v1/assessments/{aid}/publish").get_json()["status"] == "published"
+
+
 def test_update_settings_and_delete_unit(tree, api_as, make_units):
     a, b = make_units(2)
     api = api_as(tree.admin)
