@@ -49,7 +49,7 @@ from app.errors import Invalid, NotFound
 from app.extensions import db
 from app.orgs.models import Org
 from app.orm import planned_for_parameters
-from app.points.models import CATEGORIES, CATEGORY_LABELS, SYSTEM_RULE_TITLES, LedgerEntry, Rule
+from app.points.models import CATEGORIES, CATEGORY_LABELS, SYSTEM_RULE_TITLES, LedgerEntry, Rule, category_problem
 from app.ids import get_by_id
 from app.points.ranking import ranked_select
 from app.templating import points as points_text
@@ -778,7 +778,7 @@ def member_entries(actor, member_id: int, period: Period, *, category: str | Non
     member = get_member(member_id)
     require_act_on_member(actor, member)
     if category and category not in CATEGORIES:
-        raise Invalid(_("类别有误。"), fields={"category": [_("类别须为理论学习（study）、志愿服务（service）、创新贡献（innovation）、群众评议（rating）或扣分（penalty）。")]})
+        raise Invalid(_("类别有误。"), fields={"category": [category_problem()]})
     stmt = entries_select(period, member_id=member.id, category=category or None)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery()))
     return entry_rows(stmt.limit(limit).offset(offset)), int(total or 0)

@@ -20,6 +20,15 @@ CATEGORY_LABELS = {
     "rating": "群众评议",
     "penalty": "扣分",
 }
+
+
+def category_problem() -> str:
+    """The field error for a category that is none of CATEGORIES (in the request's language)."""
+    from flask_babel import gettext as _
+
+    return _("类别须为理论学习（study）、志愿服务（service）、创新贡献（innovation）、群众评议（rating）或扣分（penalty）。")
+
+
 CLAIM_STATUSES = ("pending", "approved", "rejected")
 ENTRY_SOURCES = ("claim", "award", "rating", "contest", "reversal")
 POINTS = sa.Numeric(10, 1)

@@ -34,7 +34,7 @@ from app.extensions import db
 from app.orgs.models import Org
 from app.points import evidence as evidence_store
 from app.points.ledger import append_entry, lock_ledger, quantize, run_atomic
-from app.points.models import CATEGORIES, CATEGORY_LABELS, Claim, LedgerEntry, Rule
+from app.points.models import CATEGORIES, CATEGORY_LABELS, Claim, LedgerEntry, Rule, category_problem
 from app.ids import get_by_id
 from app.text import visible_text
 from app.timeutil import iso_local  # noqa: F401 - re-exported for the API
@@ -163,7 +163,7 @@ def clean_rule(data: RuleInput, *, with_code: bool = True) -> dict:
         values["code"] = code
     category = data.category if isinstance(data.category, str) else ""
     if category not in CATEGORIES:
-        fields["category"] = ["类别须为理论学习（study）、志愿服务（service）、创新贡献（innovation）、群众评议（rating）或扣分（penalty）。"]
+        fields["category"] = [category_problem()]
     title = visible_text(data.title)
     if not title or len(title) > 100:
         fields["title"] = ["名称不能为空，且不超过100个字。"]
