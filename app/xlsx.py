@@ -115,25 +115,34 @@ def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
     data = fileobj.read()
     if _unpacked_size(data) > MAX_UNPACKED_BYTES:
         raise SheetUnreadable("文件解压后过大，请只保留需要导入的工作表和数据后重新保存为 .xlsx。")
+    formulas = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # the values Excel saved, and (to tell a formula without one from an empty cell) the formulas
-            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)  # the values Excel saved
     except Exception:  # openpyxl raises many kinds on a file that is not an xlsx
         raise SheetUnreadable("文件无法读取：请上传 Excel 的 .xlsx 文件（旧版 .xls 或 WPS 文件请先另存为 .xlsx）。")
     try:
         index = _shown_sheet(workbook)
         if index is None:
             raise SheetUnreadable("文件中没有可见的工作表。")
-        sheet, written_sheet = workbook.worksheets[index], formulas.worksheets[index]
-        for ws in (sheet, written_sheet):
-            # some generators declare a wrong size ("A1"), which a read-only sheet trusts
-            ws.reset_dimensions()
+        sheet = workbook.worksheets[index]
+        xml = workbook._archive.read(sheet._worksheet_path)  # noqa: SLF001 - the sheet's own XML
+        written_rows = None
+        if FORMULA_TAG.search(xml):
+            # to tell a formula saved without its value from an empty cell, the formulas too
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+            written_sheet = formulas.worksheets[index]
+            written_sheet.reset_dimensions()
+            written_rows = written_sheet.iter_rows()
+        # some generators declare a wrong size ("A1"), which a read-only sheet trusts
+        sheet.reset_dimensions()
         rows = []
-        for cells, written in zip(sheet.iter_rows(), written_sheet.iter_rows()):
-            _refuse_formulas_without_values(cells, written)
+        for cells in sheet.iter_rows():
+            if written_rows is not None:
+                _refuse_formulas_without_values(cells, next(written_rows, ()))
             values = tuple(c.value for c in cells)
             if not any(cell_text(v) for v in values):
                 continue
@@ -141,39 +150,36 @@ def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
             rows.append((number, values))
             if len(rows) > max_rows:
                 raise SheetUnreadable(too_many)
-        return _fill_merged_down(rows, _merged_blocks(sheet), sheet.min_column)
+        return _fill_merged_down(rows, _merged_blocks(xml), sheet.min_column)
     except SheetUnreadable:
         raise
     except Exception:
         raise SheetUnreadable("文件内容无法读取，请用 Excel 另存为 .xlsx 后重试。")
     finally:
         workbook.close()
-        formulas.close()
+        if formulas is not None:
+            formulas.close()
 
 
-def _merged_blocks(sheet) -> list[tuple[int, int, int, int]]:
-    """(min_col, min_row, max_col, max_row) of the sheet's merged cells that span several rows.
+# In a sheet's XML a "<" is always a tag (text escapes it): a formula is an <f> element, with or
+# without a namespace prefix; a merged block a <mergeCell ref="A2:A9"/>.
+FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+MERGE_CELL = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?\bref=[\"']([A-Za-z]{1,3}[0-9]{1,7}:[A-Za-z]{1,3}[0-9]{1,7})[\"']")
 
-    A read-only sheet does not parse ``<mergeCells>``, so the sheet's XML is streamed once more for
-    them (they follow the cell data; every element is dropped as soon as it is read).
-    """
+
+def _merged_blocks(xml: bytes) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of a sheet's merged cells that span several rows (a
+    read-only sheet does not read ``<mergeCells>``)."""
     from openpyxl.utils.cell import range_boundaries
-    from openpyxl.xml.functions import iterparse
 
     blocks = []
-    source = sheet._get_source()  # noqa: SLF001 - the sheet's XML in the workbook's archive
-    try:
-        for _event, element in iterparse(source):
-            if element.tag.endswith("}mergeCell") or element.tag == "mergeCell":
-                try:
-                    min_col, min_row, max_col, max_row = range_boundaries(element.get("ref") or "")
-                except (TypeError, ValueError):
-                    min_col = None
-                if min_col is not None and max_row > min_row:
-                    blocks.append((min_col, min_row, max_col, max_row))
-            element.clear()
-    finally:
-        source.close()
+    for ref in MERGE_CELL.findall(xml):
+        try:
+            min_col, min_row, max_col, max_row = range_boundaries(ref.decode("ascii").upper())
+        except (TypeError, ValueError):
+            continue
+        if max_row > min_row:
+            blocks.append((min_col, min_row, max_col, max_row))
     return blocks
 
 
