@@ -1,5 +1,5 @@
 """Imports every feature's models so the metadata (and Alembic) sees them all."""
-from app.auth.models import ApiToken, User  # noqa: F401
+from app.auth.models import ApiToken, LoginSession, User  # noqa: F401
 from app.orgs.models import Org  # noqa: F401
 from app.points.models import Claim, LedgerEntry, Rule  # noqa: F401
 from app.contests.models import Contest, ContestOutcome, ContestSnapshot, ContestStanding  # noqa: F401

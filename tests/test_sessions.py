@@ -1,5 +1,10 @@
-"""Sessions, remember cookies and tokens end when the password changes or the account stops."""
+"""Sessions, remember cookies and tokens end when the user logs out (that device only), the
+password changes or the account stops: each login is a row (app.auth.models.LoginSession)."""
 from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
 
 from tests.conftest import PASSWORD
 
@@ -61,13 +66,98 @@ def test_a_stopped_account_started_again_does_not_get_its_old_tokens_back(tree, 
     assert api_as(tree.m11).get("/api/v1/me").status_code == 200  # a new token works
 
 
-def test_a_session_id_without_the_password_stamp_is_no_login(app, tree):
-    """An id alone (a cookie forged or made before the stamp) logs nobody in."""
+def copy_of(app, client, name="session"):
+    """A second client holding only a copy of ``client``'s cookie ``name``."""
+    cookie = client.get_cookie(name)
+    assert cookie is not None
+    copy = app.test_client()
+    copy.set_cookie(name, cookie.value)
+    return copy
+
+
+def live_logins(db, user) -> int:
+    from app.auth.models import LoginSession
+
+    db.session.expire_all()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(LoginSession)
+                             .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None)))
+
+
+def test_logging_out_ends_copies_of_the_session_and_remember_cookies(app, tree, login_as, db):
+    other_phone = login_as(tree.m11)
+    c, _remember_only = remembered(app, tree.m11.phone)
+    copied_session, copied_remember = copy_of(app, c), copy_of(app, c, "remember_token")
+    assert logged_in(copied_session) and logged_in(copied_remember)
+    r = c.post("/logout", follow_redirects=True)
+    assert "您已退出登录。" in r.get_data(as_text=True)
+    assert not logged_in(c)
+    assert not logged_in(copied_session)          # a copy of the cookie taken before has ended too
+    assert not logged_in(copied_remember)         # and so has one of the remember cookie
+    assert logged_in(other_phone)                 # the member's other phone stays logged in
+    assert live_logins(db, tree.m11) == 1
+
+
+def test_logging_out_of_a_session_restored_from_the_remember_cookie_ends_it(app, tree, db):
+    _c, remember_only = remembered(app, tree.m11.phone)
+    assert logged_in(remember_only)               # the session comes back from the remember cookie
+    copied = copy_of(app, remember_only, "remember_token")
+    remember_only.post("/logout")
+    assert not logged_in(remember_only) and not logged_in(copied)
+    assert live_logins(db, tree.m11) == 0
+
+
+def test_each_login_has_its_own_random_key(app, tree, login_as, db):
+    from app.auth.models import LoginSession
+
+    a, b = login_as(tree.m11), login_as(tree.m11)
+    keys = {c.get_cookie("session").value for c in (a, b)}
+    assert len(keys) == 2
+    rows = db.session.scalars(sa.select(LoginSession).where(LoginSession.user_id == tree.m11.id)).all()
+    assert len(rows) == 2 and len({r.key_hash for r in rows}) == 2
+    assert all(len(r.key_hash) == 64 and r.revoked_at is None for r in rows)
+
+
+def test_a_changed_password_revokes_the_other_logins(app, tree, login_as, db):
+    this, other = login_as(tree.m11), login_as(tree.m11)
+    this.post("/account/password", data={"current": PASSWORD, "new": "another-secret-9"})
+    assert logged_in(this) and not logged_in(other)
+    assert live_logins(db, tree.m11) == 1
+
+
+def test_a_stopped_account_started_again_does_not_get_its_old_logins_back(tree, login_as, db):
+    from app.orgs import services
+
+    page = login_as(tree.m11)
+    services.update_member(tree.sec_c1, tree.m11.id, active=False)
+    assert not logged_in(page)
+    services.update_member(tree.sec_c1, tree.m11.id, active=True)
+    assert not logged_in(page)
+    assert live_logins(db, tree.m11) == 0
+    assert logged_in(login_as(tree.m11))
+
+
+def test_a_login_ends_after_its_lifetime(app, tree, login_as, db):
+    from app.auth.models import LoginSession, login_session_lifetime
+
+    page = login_as(tree.m11)
+    assert logged_in(page)
+    db.session.execute(sa.update(LoginSession).values(
+        created_at=LoginSession.created_at - login_session_lifetime() - timedelta(minutes=1)))
+    db.session.commit()
+    assert not logged_in(page)
+
+
+def test_a_cookie_of_before_login_sessions_is_no_login(app, tree):
+    """An id with its password stamp (the cookie before migration 0014), an id alone, or a key
+    that was never issued logs nobody in."""
+    import hashlib
+    import hmac
+
+    m = tree.m11
+    stamp = hmac.new(b"test-secret", b"session:" + m.password_hash.encode(), hashlib.sha256).hexdigest()[:24]
     c = app.test_client()
-    with c.session_transaction() as s:
-        s["_user_id"] = str(tree.m11.id)
-        s["_fresh"] = True
-    assert not logged_in(c)
-    with c.session_transaction() as s:
-        s["_user_id"] = f"{tree.m11.id}:{'0' * 24}"
-    assert not logged_in(c)
+    for value in (f"{m.id}:{stamp}", str(m.id), "x" * 43, "y" * 500):
+        with c.session_transaction() as s:
+            s["_user_id"] = value
+            s["_fresh"] = True
+        assert not logged_in(c), value

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -48,18 +47,21 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
+    # The key of the login this instance was loaded by or logged in with (not a column):
+    # app.auth.services.start_login_session and the session lookups set it.
+    login_key = None  # str: unannotated, so the ORM maps nothing
+
     def get_id(self) -> str:  # Flask-Login: what the session and the remember cookie hold
-        """The id and a stamp of the password hash: a changed or reset password ends every
-        session and remember cookie made before it (``app.auth.views.load_user`` compares)."""
-        return f"{self.id}:{self.session_stamp()}"
+        """The key of this login (a :class:`LoginSession`): logging out, a changed password or
+        a stopped account revokes the row, and the cookies holding the key log nobody in."""
+        if not self.login_key:
+            raise RuntimeError("log in through app.auth.services.start_login_session")
+        return self.login_key
 
-    def session_stamp(self) -> str:
-        key = current_app.config["SECRET_KEY"]
-        key = key.encode() if isinstance(key, str) else key
-        return hmac.new(key, b"session:" + self.password_hash.encode(), hashlib.sha256).hexdigest()[:24]
+    def __eq__(self, other):  # UserMixin compares get_id(), which only a logged-in user has
+        return self.id == other.id if isinstance(other, User) else NotImplemented
 
-    def has_session_stamp(self, stamp: str) -> bool:
-        return hmac.compare_digest(stamp, self.session_stamp())
+    __hash__ = UserMixin.__hash__
 
     @property
     def role_label(self) -> str:
@@ -103,3 +105,24 @@ class ApiToken(db.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+def login_session_lifetime() -> timedelta:
+    """How long a login lasts at most, however it is used: as long as a remember cookie
+    (``REMEMBER_COOKIE_DURATION``, Flask-Login's 365 days by default)."""
+    duration = current_app.config.get("REMEMBER_COOKIE_DURATION", timedelta(days=365))
+    return duration if isinstance(duration, timedelta) else timedelta(seconds=int(duration))
+
+
+class LoginSession(db.Model):
+    """One login on one device. The session and remember cookies hold a random key
+    (``User.get_id``); only its SHA-256 is stored. Logging out revokes this row alone; a
+    changed password revokes the user's other ones, a reset password or a stopped account all."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

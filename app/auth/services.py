@@ -6,7 +6,7 @@ import secrets
 
 import sqlalchemy as sa
 
-from app.auth.models import ApiToken, User, hash_token
+from app.auth.models import ApiToken, LoginSession, User, hash_token, login_session_lifetime
 from app.errors import NotFound, Unauthorized
 from app.extensions import db
 from app.orgs.models import utcnow
@@ -49,7 +49,13 @@ _USER_FOR_TOKEN = (
 )
 
 
-_USER_BY_ID = sa.select(User).where(User.id == sa.bindparam("user_id"), User.active.is_(True))
+# The same for a page request: the user by the key of a live login (User.get_id).
+_USER_FOR_LOGIN = (
+    sa.select(User).join(LoginSession, LoginSession.user_id == User.id)
+    .where(LoginSession.key_hash == sa.bindparam("key_hash"), LoginSession.revoked_at.is_(None),
+           LoginSession.created_at > sa.bindparam("since", type_=sa.DateTime(timezone=True)),
+           User.active.is_(True))
+)
 
 
 @functools.cache
@@ -58,7 +64,7 @@ def _with_marks(base: str, own_path: bool) -> sa.Select:
     ledger marks of the orgs on the user's own path too, in one statement."""
     from app.marks import global_mark_columns, path_mark_joins
 
-    stmt = {"token": _USER_FOR_TOKEN, "id": _USER_BY_ID}[base].add_columns(*global_mark_columns())
+    stmt = {"token": _USER_FOR_TOKEN, "login": _USER_FOR_LOGIN}[base].add_columns(*global_mark_columns())
     return path_mark_joins(stmt, User.org_id) if own_path else stmt
 
 
@@ -87,9 +93,60 @@ def user_and_marks_for_token(raw: str, *, own_path: bool = False) -> tuple[User 
     return _user_and_marks("token", {"token_hash": hash_token(raw)}, own_path)
 
 
-def user_and_marks_by_id(user_id: int, *, own_path: bool = False) -> tuple[User | None, dict[str, int | None]]:
-    """The active user with this id and the marks, as :func:`user_and_marks_for_token`."""
-    return _user_and_marks("id", {"user_id": user_id}, own_path)
+def start_login_session(user: User) -> str:
+    """A new login of ``user`` (one device): its random key, which ``user.get_id()`` returns
+    from now on for ``login_user`` to keep in the cookies. Only the key's SHA-256 is stored."""
+    key = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(user_id=user.id, key_hash=hash_token(key)))
+    db.session.commit()
+    user.login_key = key
+    return key
+
+
+def _login_params(key: str) -> dict:
+    return {"key_hash": hash_token(key), "since": utcnow() - login_session_lifetime()}
+
+
+def _valid_key(key: str | None) -> bool:
+    return bool(key) and len(key) <= 100  # a cookie of before 0014 ("<id>:<stamp>") just finds no row
+
+
+def user_for_login(key: str | None) -> User | None:
+    """The active user of a live login with this key (one statement), with ``login_key`` set."""
+    if not _valid_key(key):
+        return None
+    user = db.session.scalar(_USER_FOR_LOGIN, _login_params(key))
+    if user is not None:
+        user.login_key = key
+    return user
+
+
+def user_and_marks_for_login(key: str | None, *, own_path: bool = False) -> tuple[User | None, dict[str, int | None]]:
+    """:func:`user_for_login` and the marks, as :func:`user_and_marks_for_token`."""
+    if not _valid_key(key):
+        return None, {}
+    user, marks = _user_and_marks("login", _login_params(key), own_path)
+    if user is not None:
+        user.login_key = key
+    return user, marks
+
+
+def end_login_session(key: str | None) -> None:
+    """Log out: revoke the login with this key (the user's other devices stay logged in)."""
+    if _valid_key(key):
+        db.session.execute(sa.update(LoginSession)
+                           .where(LoginSession.key_hash == hash_token(key), LoginSession.revoked_at.is_(None))
+                           .values(revoked_at=utcnow()))
+        db.session.commit()
+
+
+def revoke_login_sessions(user_id: int, *, keep: str | None = None) -> None:
+    """Revoke every live login of the user but the one with the key ``keep``, in the caller's
+    transaction (a changed password keeps the device it was changed on; a reset, none)."""
+    stmt = sa.update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+    if keep:
+        stmt = stmt.where(LoginSession.key_hash != hash_token(keep))
+    db.session.execute(stmt.values(revoked_at=utcnow()))
 
 
 def list_tokens(user: User) -> list[ApiToken]:

@@ -12,7 +12,7 @@ from app.auth import services
 from app.auth.limits import limit_logins
 from app.auth.forms import LoginForm, PasswordForm, TokenForm
 from app.errors import DomainError
-from app.extensions import db, login_manager
+from app.extensions import login_manager
 from app.orgs.services import change_own_password, org_chain
 from app.templating import register_nav
 
@@ -25,31 +25,19 @@ register_nav(90, _l("我的账号"), "auth.account", ("member", "secretary", "ad
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    from app.auth.models import User
-
-    from app.ids import valid_id
+def load_user(login_key: str):
+    """The user of the live login whose key the session or remember cookie holds (User.get_id)."""
     from app.readonly import is_read_only_request, wants_own_path_marks
 
-    raw_id, _sep, stamp = (user_id or "").partition(":")  # User.get_id: "<id>:<password stamp>"
-    try:
-        user_id = int(raw_id)
-    except (TypeError, ValueError):
-        return None
-    if not valid_id(user_id) or not stamp:
-        return None
     if is_read_only_request():
         # nothing in the request moves the marks: read them along with the user
-        from app.auth.services import user_and_marks_by_id
         from app.marks import prefetch_marks
 
-        user, marks = user_and_marks_by_id(user_id, own_path=wants_own_path_marks())
-        if user is None or not user.has_session_stamp(stamp):
-            return None
-        prefetch_marks(marks)
+        user, marks = services.user_and_marks_for_login(login_key, own_path=wants_own_path_marks())
+        if user is not None:
+            prefetch_marks(marks)
         return user
-    user = db.session.get(User, user_id)
-    return user if user is not None and user.active and user.has_session_stamp(stamp) else None
+    return services.user_for_login(login_key)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -74,6 +62,7 @@ def login():
         except DomainError as exc:
             flash(exc.message, "error")
         else:
+            services.start_login_session(user)
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next")) or url_for("auth.home"))
     return render_template("auth/login.html", form=form)
@@ -81,6 +70,8 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        services.end_login_session(current_user.login_key)  # this device only
     logout_user()
     flash(_("您已退出登录。"), "info")
     return redirect(url_for("auth.login"))
@@ -138,12 +129,8 @@ def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
         try:
+            # every other login of the user ends; this one (and its remember cookie) goes on
             change_own_password(current_user, form.current.data, form.new.data)
-            # every other session and remember cookie of the old password has ended; this one
-            # goes on under the new (and keeps "remember me" if it had it)
-            login_user(current_user._get_current_object(),
-                       remember=bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME",
-                                                                                 "remember_token"))))
             flash(_("密码已修改。"), "success")
         except DomainError as exc:
             flash(exc.message, "error")

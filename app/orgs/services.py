@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import ROLES, User, hash_password
-from app.auth.services import revoke_all_tokens
+from app.auth.services import revoke_all_tokens, revoke_login_sessions
 from app.auth.scope import (
     can_manage_org,
     is_fellow_secretary,
@@ -286,10 +286,11 @@ def update_member(actor, member_id: int, *, name: str | None = None, role: str |
     if active is not None:
         member.active = active
     if password is not None:
-        member.password_hash = hash_password(password)  # ends their sessions too (User.get_id)
+        member.password_hash = hash_password(password)
     if password is not None or active is False:
-        # a reset password or a stopped account: the phone clients' tokens end with the sessions,
-        # and do not come back if the account is started again
+        # a reset password or a stopped account: their logins and the phone clients' tokens
+        # end, and do not come back if the account is started again
+        revoke_login_sessions(member.id)
         revoke_all_tokens(member.id)
     db.session.commit()
     return member
@@ -303,6 +304,7 @@ def change_own_password(user: User, current: str, new: str) -> None:
     if user.check_password(new):
         raise Invalid("新密码与当前密码相同，请换一个。", fields={"new": ["新密码与当前密码相同，请换一个。"]})
     user.password_hash = hash_password(new)
+    revoke_login_sessions(user.id, keep=user.login_key)  # the other devices log in again
     db.session.commit()
 
 
