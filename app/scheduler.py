@@ -96,9 +96,14 @@ def run_rollup(now: datetime) -> str:
 
 
 def run_nightly(now: datetime) -> str:
+    """The contests' day close, then the logins that ended (logged out, revoked, too old) go."""
+    from app.auth.services import prune_login_sessions
     from app.contests.services import close_day
 
-    return close_day(now)
+    summary = close_day(now)
+    pruned = prune_login_sessions(now)
+    db.session.commit()
+    return f"{summary}; pruned {pruned} ended login(s)"
 
 
 def run_monthly(now: datetime) -> str:

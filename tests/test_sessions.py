@@ -147,6 +147,23 @@ def test_a_login_ends_after_its_lifetime(app, tree, login_as, db):
     assert not logged_in(page)
 
 
+def test_the_nightly_job_prunes_ended_logins(app, tree, login_as, db):
+    from app import scheduler
+    from app.auth.models import LoginSession, login_session_lifetime
+    from app.orgs.models import utcnow
+
+    kept, out, old = login_as(tree.m11), login_as(tree.m11), login_as(tree.m12)
+    out.post("/logout")
+    db.session.execute(sa.update(LoginSession).where(LoginSession.user_id == tree.m12.id).values(
+        created_at=utcnow() - login_session_lifetime() - timedelta(days=1)))
+    db.session.commit()
+    result = scheduler.run_job("nightly", utcnow() + timedelta(minutes=1))
+    assert result.outcome == "done", result
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginSession)) == 1
+    assert logged_in(kept)
+
+
 def test_a_cookie_of_before_login_sessions_is_no_login(app, tree):
     """An id with its password stamp (the cookie before migration 0014), an id alone, or a key
     that was never issued logs nobody in."""

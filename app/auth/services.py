@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -147,6 +148,13 @@ def revoke_login_sessions(user_id: int, *, keep: str | None = None) -> None:
     if keep:
         stmt = stmt.where(LoginSession.key_hash != hash_token(keep))
     db.session.execute(stmt.values(revoked_at=utcnow()))
+
+
+def prune_login_sessions(now: datetime) -> int:
+    """Delete the logins that ended before ``now``: revoked, or older than their lifetime
+    (the nightly job). Returns how many."""
+    ended = sa.or_(LoginSession.revoked_at < now, LoginSession.created_at <= now - login_session_lifetime())
+    return db.session.execute(sa.delete(LoginSession).where(ended)).rowcount
 
 
 def list_tokens(user: User) -> list[ApiToken]:
