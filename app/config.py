@@ -82,6 +82,7 @@ class Config:
         self.RATELIMIT_HEADERS_ENABLED = True
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")  # per account and address
         self.LOGIN_IP_RATE_LIMIT = os.environ.get("LOGIN_IP_RATE_LIMIT", "100 per minute")  # per address
+        self.LOGIN_PHONE_RATE_LIMIT = os.environ.get("LOGIN_PHONE_RATE_LIMIT", "30 per hour")  # per account, any address
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted
         # (the client IP then comes from X-Forwarded-For for rate limits and rating hashes).
         self.PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))

@@ -28,6 +28,15 @@ def test_claim_window_font_and_index_figures_come_from_the_environment(monkeypat
         assert index_config().weights["study"] == 25
 
 
+def test_login_limits_come_from_the_environment(monkeypatch):
+    app = make(monkeypatch, LOGIN_RATE_LIMIT="5 per minute", LOGIN_IP_RATE_LIMIT="50 per minute",
+               LOGIN_PHONE_RATE_LIMIT="20 per hour")
+    assert (app.config["LOGIN_RATE_LIMIT"], app.config["LOGIN_IP_RATE_LIMIT"], app.config["LOGIN_PHONE_RATE_LIMIT"]) == (
+        "5 per minute", "50 per minute", "20 per hour")
+    monkeypatch.delenv("LOGIN_PHONE_RATE_LIMIT")
+    assert create_app(dict(BASE_CONFIG)).config["LOGIN_PHONE_RATE_LIMIT"] == "30 per hour"
+
+
 @pytest.mark.parametrize("env, words", [
     ({"CLAIM_WINDOW_DAYS": "sixty"}, "CLAIM_WINDOW_DAYS"),
     ({"CLAIM_WINDOW_DAYS": "0"}, "CLAIM_WINDOW_DAYS"),

@@ -276,6 +276,26 @@ def test_login_post_is_rate_limited(tree, client):
     assert client.get("/login").status_code == 200  # only the POST is limited
 
 
+@pytest.mark.parametrize("settings", [{"RATELIMIT_ENABLED": True, "LOGIN_PHONE_RATE_LIMIT": "3 per hour"}],
+                         ids=["limited"])
+def test_login_guesses_for_one_phone_stop_across_addresses_and_share_the_api_budget(app, tree):
+    def from_address(n):
+        c = app.test_client()
+        c.environ_base["REMOTE_ADDR"] = f"10.0.1.{n}"
+        return c
+
+    for n in range(2):
+        assert from_address(n).post("/login", data={"phone": tree.m11.phone, "password": "bad"}).status_code == 200
+    api = from_address(2).post("/api/v1/auth/token", json={"phone": tree.m11.phone, "password": "bad"})
+    assert api.status_code == 401
+    c = from_address(3)
+    r = c.post("/login", data={"phone": tree.m11.phone, "password": PASSWORD})
+    assert r.status_code == 429 and r.mimetype == "text/html"
+    assert "操作太频繁" in r.get_data(as_text=True)
+    assert c.get("/account").status_code == 302
+    assert from_address(3).post("/login", data={"phone": tree.m12.phone, "password": PASSWORD}).status_code == 302
+
+
 def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.delenv("SECRET_KEY", raising=False)

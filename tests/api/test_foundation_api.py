@@ -260,6 +260,29 @@ def test_token_limits_hold_per_account_and_per_address(tree, app_config):
     assert others == [401, 401, 429]  # 5 logins let through from this address in the minute, whoever for
 
 
+def test_token_guesses_for_one_phone_stop_across_addresses(tree, app_config):
+    """A guesser spreading over many addresses, each under the per-address limits, is stopped
+    by the looser per-phone limit; other phone numbers are not."""
+    from app import create_app
+
+    limited = create_app({**app_config, "RATELIMIT_ENABLED": True, "LOGIN_PHONE_RATE_LIMIT": "3 per hour"})
+
+    def from_address(n):
+        c = limited.test_client()
+        c.environ_base["REMOTE_ADDR"] = f"10.0.0.{n}"
+        return c
+
+    guess = [from_address(n).post("/api/v1/auth/token", json={"phone": tree.m11.phone, "password": "bad"})
+             for n in range(4)]
+    assert [r.status_code for r in guess] == [401, 401, 401, 429]
+    assert guess[-1].get_json()["error"]["code"] == "rate_limited"
+    # the right password from a fresh address is refused too, for this phone only
+    r = from_address(9).post("/api/v1/auth/token", json={"phone": f" {tree.m11.phone} ", "password": PASSWORD})
+    assert r.status_code == 429
+    r = from_address(9).post("/api/v1/auth/token", json={"phone": tree.m12.phone, "password": PASSWORD})
+    assert r.status_code == 200
+
+
 def _counts(db):
     from app.auth.models import User
     from app.orgs.models import Org
