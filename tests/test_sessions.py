@@ -178,3 +178,20 @@ def test_a_cookie_of_before_login_sessions_is_no_login(app, tree):
             s["_user_id"] = value
             s["_fresh"] = True
         assert not logged_in(c), value
+
+
+def test_a_member_logs_out_their_other_devices_from_the_account_page(app, tree, login_as):
+    """A phone lost or lent: 退出其他设备 ends every other login of the account, this one goes on."""
+    lost, laptop = login_as(tree.m11), login_as(tree.m11)
+    _kept, remember_only = remembered(app, tree.m11.phone)
+    someone_else = login_as(tree.m12)
+    page = login_as(tree.m11)
+    html = page.get("/account").get_data(as_text=True)
+    assert "除本机外，您的账号还在 3 台设备上保持登录。" in html and "退出其他设备" in html
+    r = page.post("/account/logins/end-others", follow_redirects=True)
+    assert "已退出其他 3 台设备。" in r.get_data(as_text=True) and "只有本机在登录。" in r.get_data(as_text=True)
+    assert logged_in(page) and logged_in(someone_else)
+    assert not logged_in(lost) and not logged_in(laptop) and not logged_in(remember_only)
+    r = page.post("/account/logins/end-others", follow_redirects=True)
+    assert "没有其他设备在登录。" in r.get_data(as_text=True)
+    assert app.test_client().post("/account/logins/end-others").status_code in (302, 401)

@@ -150,6 +150,23 @@ def revoke_login_sessions(user_id: int, *, keep: str | None = None) -> None:
     db.session.execute(stmt.values(revoked_at=utcnow()))
 
 
+def other_logins(user: User) -> int:
+    """How many live logins the user has on other devices than this one."""
+    return int(db.session.scalar(
+        sa.select(sa.func.count(LoginSession.id))
+        .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None),
+               LoginSession.created_at > utcnow() - login_session_lifetime(),
+               LoginSession.key_hash != hash_token(user.login_key or ""))) or 0)
+
+
+def end_other_logins(user: User) -> int:
+    """Log the user out everywhere but on this device (a phone lost or lent); how many ended."""
+    ended = other_logins(user)
+    revoke_login_sessions(user.id, keep=user.login_key)
+    db.session.commit()
+    return ended
+
+
 def prune_login_sessions(now: datetime) -> int:
     """Delete the logins that ended before ``now``: revoked, or older than their lifetime
     (the nightly job). Returns how many."""

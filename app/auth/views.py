@@ -95,6 +95,7 @@ def account(token_form: TokenForm | None = None, status: int = 200):
         token_form=token_form or TokenForm(),
         password_form=PasswordForm(),
         new_token=session.pop("new_token", None),
+        other_logins=services.other_logins(current_user),
     ), status
 
 
@@ -120,6 +121,14 @@ def revoke_token(token_id: int):
         flash(_("令牌已吊销。"), "success")
     except DomainError as exc:
         flash(exc.message, "error")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/logins/end-others", methods=["POST"])
+@login_required
+def end_other_logins():
+    ended = services.end_other_logins(current_user)
+    flash(_("已退出其他 %(n)d 台设备。", n=ended) if ended else _("没有其他设备在登录。"), "success")
     return redirect(url_for("auth.account"))
 
 
