@@ -166,7 +166,7 @@ JOBS: dict[str, JobSpec] = {
             cron=_at("SCHEDULER_RATINGS_AT", "00:10"), misfire_grace_time=lambda: 6 * 3600,
         ),
         JobSpec(
-            "nightly", "竞位赛每日重算与日终快照", run_nightly, yesterday_key,
+            "nightly", "竞位赛每日重算与日终快照，清理已结束的登录", run_nightly, yesterday_key,
             cron=_at("SCHEDULER_NIGHTLY_AT", "00:30"), misfire_grace_time=lambda: 6 * 3600,
         ),
         JobSpec(
