@@ -344,6 +344,10 @@ class AwardIn(Schema):
 @blp.arguments(AwardIn)
 @blp.response(201, EntryOut)
 def create_award(data):
-    """A direct award or deduction to a member or an org in scope, through the caps."""
-    return services.award(current_api_user(), **data)
+    """A direct award or deduction to a member or an org in scope, through the caps.
+
+    An ``Idempotency-Key`` header (up to 64 visible ASCII characters) makes a retry safe: the
+    same key from the same caller again answers the entry it made.
+    """
+    return services.award(current_api_user(), **data, submission_key=request.headers.get("Idempotency-Key"))
 

@@ -35,6 +35,7 @@ class AwardForm(FlaskForm):
     points = StringField(_l("分值（不填按细则）"), validators=[Optional()])
     occurred_on = StringField(_l("发生日期（不填为今天）"), validators=[Optional()])
     note = TextAreaField(_l("说明"), validators=[Length(max=NOTE_MAX, message=_l("说明不超过500字。"))])
+    submission = HiddenField()  # one-time key per form shown: a second tap records nothing (services.award)
 
 
 class RuleForm(FlaskForm):

@@ -444,6 +444,14 @@ def _claim_by_submission(member_id: int, key: str | None) -> Claim | None:
     return db.session.scalar(sa.select(Claim).where(Claim.member_id == member_id, Claim.submission_key == key))
 
 
+def _submission_key(submission_key) -> str | None:
+    """One submission's key (a form's one-time key, an API client's Idempotency-Key), checked."""
+    key = submission_key.strip() if isinstance(submission_key, str) else None
+    if key and (len(key) > SUBMISSION_KEY_MAX or not key.isascii() or not key.isprintable()):
+        raise Invalid("提交标识无效。", fields={"submission_key": [f"须为不超过{SUBMISSION_KEY_MAX}个字符的可见 ASCII 文本。"]})
+    return key or None
+
+
 def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: bytes | None = None,
                  submission_key: str | None = None) -> Claim:
     """A member's claim (申报). Pending for review, or granted at once when the rule needs no approval.
@@ -452,9 +460,7 @@ def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: byt
     ``submission_key`` identifies one submission (the form's one-time key, an API client's
     Idempotency-Key): the same key again returns the claim it made, whatever else is sent.
     """
-    key = submission_key.strip() if isinstance(submission_key, str) else None
-    if key and (len(key) > SUBMISSION_KEY_MAX or not key.isascii() or not key.isprintable()):
-        raise Invalid("提交标识无效。", fields={"submission_key": [f"须为不超过{SUBMISSION_KEY_MAX}个字符的可见 ASCII 文本。"]})
+    key = _submission_key(submission_key)
     if (earlier := _claim_by_submission(actor.id, key)) is not None:
         return earlier
     rule = find_active_rule(rule_code)
@@ -673,14 +679,27 @@ def pending_count(actor) -> int:
 
 # -- awards and deductions --------------------------------------------------------------------
 
+def _award_by_submission(actor_id: int, key: str | None) -> LedgerEntry | None:
+    if not key:
+        return None
+    return db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.source_key == f"award:{actor_id}:{key}"))
+
+
 def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", points=None,
-          occurred_on=None) -> LedgerEntry:
+          occurred_on=None, submission_key: str | None = None) -> LedgerEntry:
     """A direct award or deduction (加分/扣分) to a member or an org in scope, through the caps.
 
     ``points`` defaults to the rule's points; an override keeps the rule's sign.
-    ``occurred_on`` defaults to today (Asia/Shanghai).
+    ``occurred_on`` defaults to today (Asia/Shanghai). ``submission_key`` identifies one
+    submission (the form's one-time key, an API client's Idempotency-Key): the same key from the
+    same secretary again answers the entry it made, whatever else is sent (a second tap on a slow
+    connection, or Back and submit, would otherwise write the points twice into a ledger that
+    only a reversal corrects).
     """
     require_role(actor, "secretary", "admin")
+    submission = _submission_key(submission_key)
+    if (earlier := _award_by_submission(actor.id, submission)) is not None:
+        return earlier
     fields: dict[str, list[str]] = {}
     given = [k for k, v in (("member_id", member_id), ("org_id", org_id)) if v is not None]
     if len(given) != 1:
@@ -729,11 +748,13 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
 
     subject_member = member.id if member else None
     subject_org = org.id if org else None
-    key = f"award:{uuid.uuid4()}"
     actor_id = actor.id
+    key = f"award:{actor_id}:{submission}" if submission else f"award:{uuid.uuid4()}"
 
     def work() -> LedgerEntry:
         lock_ledger()
+        if (earlier := _award_by_submission(actor_id, submission)) is not None:  # the first tap won
+            return earlier
         check_caps(rule, member_id=subject_member, org_id=subject_org, day=day, points=value)
         return append_entry(
             category=rule.category, points=value, occurred_on=day, source="award", source_key=key,
@@ -741,7 +762,12 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
             note=note, created_by_id=actor_id,
         )
 
-    return run_atomic(work)
+    try:
+        return run_atomic(work)
+    except IntegrityError:
+        if (earlier := _award_by_submission(actor_id, submission)) is not None:
+            return earlier
+        raise
 
 
 # -- entries and reversals --------------------------------------------------------------------

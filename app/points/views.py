@@ -233,7 +233,8 @@ def award_new():
             member, org = _award_subject(member_id, org_id)
         except DomainError as exc:
             return _fail(exc, url_for("points.award_new"))
-        form = AwardForm(member_id=member.id if member else "", org_id=org.id if org else "")
+        form = AwardForm(member_id=member.id if member else "", org_id=org.id if org else "",
+                         submission=secrets.token_urlsafe(16))
         return _award_page(form, member, org)
     q = (request.args.get("q") or "").strip()[:50]
     members = []
@@ -263,7 +264,8 @@ def award_create():
     try:
         entry = services.award(current_user, rule_code=form.rule_code.data, member_id=member_id,
                                org_id=org_id, note=form.note.data or "", points=form.points.data or None,
-                               occurred_on=form.occurred_on.data or None)
+                               occurred_on=form.occurred_on.data or None,
+                               submission_key=form.submission.data or None)
     except Invalid as exc:
         flash(exc.message, "error")
         return _award_page(form, member, org, _field_errors(exc), 422)

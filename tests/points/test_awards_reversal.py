@@ -29,6 +29,27 @@ def test_award_to_a_member_defaults_to_the_rule_and_today(tree, rules, api_as):
     assert e["occurred_on"] == "2026-06-10" and e["note"] == "帮扶独居老人" and e["created_by_id"] == tree.sec_b11.id
 
 
+def test_an_award_retried_with_its_idempotency_key_is_recorded_once(tree, rules, api_as, db):
+    api = api_as(tree.sec_b11)
+    body = {"member_id": tree.m11.id, "rule_code": "jiedui", "note": "帮扶独居老人"}
+    first = api.client.post("/api/v1/awards", json=body, headers={"Authorization": f"Bearer {api.token}",
+                                                                  "Idempotency-Key": "award-7f3a"})
+    again = api.client.post("/api/v1/awards", json=body, headers={"Authorization": f"Bearer {api.token}",
+                                                                  "Idempotency-Key": "award-7f3a"})
+    assert first.status_code == again.status_code == 201
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert count(db, LedgerEntry) == 1
+    # another secretary's same key is their own award
+    other = api_as(tree.sec_c1)
+    r = other.client.post("/api/v1/awards", json=body, headers={"Authorization": f"Bearer {other.token}",
+                                                                "Idempotency-Key": "award-7f3a"})
+    assert r.status_code == 201 and r.get_json()["id"] != first.get_json()["id"]
+    bad = api.client.post("/api/v1/awards", json=body, headers={"Authorization": f"Bearer {api.token}",
+                                                                "Idempotency-Key": "钥匙"})
+    assert bad.status_code == 422 and "submission_key" in error_of(bad)["fields"]
+    assert count(db, LedgerEntry) == 2
+
+
 def test_deduction_and_point_overrides_keep_the_sign(tree, rules, api_as, db):
     api = api_as(tree.sec_c1)
     r = api.post("/api/v1/awards", json={"member_id": tree.m12.id, "rule_code": "absent", "note": "缺席党员大会"})

@@ -208,6 +208,29 @@ def test_own_claim_is_not_in_own_queue(tree, rules, login_as, db):
     assert "书记本人参加党课" in login_as(tree.sec_c1).get("/points/review").get_data(as_text=True)
 
 
+def test_a_second_tap_or_back_and_submit_on_the_award_form_records_once(tree, rules, login_as, db):
+    """On a slow connection the secretary taps 确认记入 twice, or goes Back and submits again: the
+    form's one-time key makes it one entry, and both answers lead to that entry."""
+    sec = login_as(tree.sec_b11)
+    form = sec.get(f"/points/awards/new?member_id={tree.m11.id}").get_data(as_text=True)
+    key = re.search(r'name="submission" type="hidden" value="([^"]+)"', form) or \
+        re.search(r'id="submission" name="submission" type="hidden" value="([^"]+)"', form)
+    assert key, form
+    data = {"member_id": tree.m11.id, "rule_code": "absent", "note": "缺席党员大会", "submission": key.group(1)}
+    first, second = sec.post("/points/awards", data=data), sec.post("/points/awards", data=data)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert count(db, LedgerEntry) == 1
+    page = sec.get(second.headers["Location"]).get_data(as_text=True)
+    assert "缺席党员大会" in page
+    # a fresh form is a new award
+    fresh = sec.get(f"/points/awards/new?member_id={tree.m11.id}").get_data(as_text=True)
+    assert key.group(1) not in fresh
+    del data["submission"]
+    assert sec.post("/points/awards", data=data).status_code == 302
+    assert count(db, LedgerEntry) == 2
+
+
 def test_award_page_then_reverse_on_the_entry_page(tree, rules, login_as, db):
     sec = login_as(tree.sec_b11)
     found = sec.get("/points/awards/new?q=张").get_data(as_text=True)
