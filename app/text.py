@@ -17,3 +17,19 @@ def visible_text(value) -> str:
         return ""
     value = value.strip()
     return value if INVISIBLE_CHARS.sub("", value).strip() else ""
+
+
+# what people type or paste between a phone number's digits: spaces (a full-width one too),
+# hyphens and dashes, dots, brackets; and the country code in front
+PHONE_NOISE = re.compile(r"[\s\u3000\-\u2010-\u2015\u2212.()（）]")
+COUNTRY_CODE = re.compile(r"^(?:\+86|0086|86)(?=1\d{10}$)")
+
+
+def phone_number(value) -> str:
+    """A phone number as stored: "138 0000 0003", "138-0000-0003" and "+86 13800000003" are
+    13800000003 (a number pasted from WeChat or a contact card), wherever one is typed: login,
+    the member form, a roster. Anything else is only stripped of that noise."""
+    if value is None:
+        return ""
+    text = PHONE_NOISE.sub("", INVISIBLE_CHARS.sub("", str(value)))
+    return COUNTRY_CODE.sub("", text)

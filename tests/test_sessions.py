@@ -195,3 +195,18 @@ def test_a_member_logs_out_their_other_devices_from_the_account_page(app, tree, 
     r = page.post("/account/logins/end-others", follow_redirects=True)
     assert "没有其他设备在登录。" in r.get_data(as_text=True)
     assert app.test_client().post("/account/logins/end-others").status_code in (302, 401)
+
+
+def test_a_phone_number_typed_with_spaces_dashes_or_86_logs_in(app, tree):
+    """A number pasted from WeChat or a contact card: the login reads it as the member form and
+    the roster do."""
+    digits = tree.m11.phone
+    spaced = f"{digits[:3]} {digits[3:7]} {digits[7:]}"
+    for typed in (spaced, f"{digits[:3]}-{digits[3:7]}-{digits[7:]}", f"+86 {digits}", f"\u3000{digits} "):
+        c = app.test_client()
+        assert c.post("/login", data={"phone": typed, "password": PASSWORD}).status_code == 302, typed
+        assert logged_in(c)
+    r = app.test_client().post("/api/v1/auth/token", json={"phone": f"+86-{spaced}", "password": PASSWORD})
+    assert r.status_code in (200, 201) and r.get_json()["token"]
+    r = app.test_client().post("/api/v1/auth/token", json={"phone": f"{digits}9", "password": PASSWORD})
+    assert r.status_code == 401

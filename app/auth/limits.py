@@ -13,6 +13,7 @@ from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
 from app.extensions import limiter
+from app.text import phone_number
 
 
 def _account_limit() -> str:
@@ -33,7 +34,7 @@ def _phone() -> str:
     if phone is None:
         body = request.get_json(silent=True)
         phone = body.get("phone") if isinstance(body, dict) else None
-    return str(phone or "").strip()[:32]
+    return phone_number(phone)[:32]  # "138 0000 0003" guesses the same account as 13800000003
 
 
 def _account_key() -> str:

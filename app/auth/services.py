@@ -11,6 +11,7 @@ from app.auth.models import ApiToken, LoginSession, User, hash_token, login_sess
 from app.errors import NotFound, Unauthorized
 from app.extensions import db
 from app.orgs.models import utcnow
+from app.text import phone_number
 
 
 @functools.cache
@@ -24,7 +25,7 @@ def _stand_in_hash() -> str:
 
 def authenticate(phone: str, password: str) -> User:
     """The active user with this phone and password, or Unauthorized."""
-    user = db.session.scalar(sa.select(User).where(User.phone == (phone or "").strip()))
+    user = db.session.scalar(sa.select(User).where(User.phone == phone_number(phone)))
     if user is None:
         from werkzeug.security import check_password_hash
 

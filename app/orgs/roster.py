@@ -15,6 +15,7 @@ from app.errors import Invalid
 from app.extensions import db
 from app.orgs.models import Org
 from app.orgs.services import PHONE_RE, managed_orgs, name_problems, password_problem
+from app.text import phone_number
 from app.xlsx import SheetUnreadable, cell_text, listed_problems, read_rows
 
 MAX_ROWS = 5000
@@ -65,10 +66,7 @@ def _phone(value) -> str:
     if isinstance(value, (datetime.date, datetime.time)):
         # Excel turned the typed number into a date: its digits are not the phone number typed
         return DATE_CELL
-    text = re.sub(r"[\s\-]", "", _text(value))
-    if text.startswith("+86"):
-        text = text[3:]
-    return text
+    return phone_number(_text(value))
 
 
 def _header_key(value) -> str | None:

@@ -20,6 +20,7 @@ from app.auth.scope import (
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.ids import get_by_id
+from app.text import phone_number
 from app.orgs.models import ORG_KIND_LABELS, ORG_KINDS, Org
 from app.text import CONTROL_CHARS, INVISIBLE_CHARS  # noqa: F401 - re-exported
 
@@ -166,7 +167,7 @@ def validate_member_fields(actor, data: MemberInput, *, org: Org | None, passwor
     name = (data.name or "").strip()
     if problems := name_problems(name, limit=50, what="姓名"):
         fields["name"] = problems
-    if not PHONE_RE.match((data.phone or "").strip()):
+    if not PHONE_RE.match(phone_number(data.phone)):
         fields["phone"] = ["手机号须为11位大陆手机号码。"]
     if password_required and (problem := password_problem(data.password)):
         fields["password"] = [problem]
@@ -197,7 +198,7 @@ def create_member(actor, data: MemberInput) -> User:
     if fields:
         raise Invalid("提交的内容有误。", fields=fields)
     check_member_scope(actor, org, data.role)
-    phone = data.phone.strip()
+    phone = phone_number(data.phone)
     if phone_taken(phone):
         raise Conflict("该手机号已被使用。", code="phone_taken")
     user = User(name=data.name.strip(), phone=phone, role=data.role, org_id=org.id,

@@ -17,6 +17,7 @@ from app.orgs.forms import (
 )
 from app.orgs.roster import RosterError, import_roster, template_workbook
 from app.templating import register_nav
+from app.text import phone_number
 
 bp = Blueprint("orgs", __name__, url_prefix="/orgs")
 
@@ -177,7 +178,7 @@ def new_member():
         form.org_id.data = request.args.get("org", type=int) or (orgs[0].id if len(orgs) == 1 else None)
     errors: list[str] = []
     if form.is_submitted():
-        data = services.MemberInput(name=form.name.data, phone=(form.phone.data or "").replace(" ", ""),
+        data = services.MemberInput(name=form.name.data, phone=phone_number(form.phone.data),
                                     password=form.password.data, org_id=form.org_id.data, role=form.role.data)
         if not form.validate():
             # what the service would refuse too, said at once (the form's checks stop short of it)

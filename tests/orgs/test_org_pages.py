@@ -202,6 +202,16 @@ def test_secretary_adds_member_on_page(tree, login_as, db):
     assert "已添加书记：周新" in text(client.get(r.headers["Location"]))
 
 
+def test_a_phone_typed_with_dashes_or_86_is_stored_as_its_digits(tree, login_as, db):
+    from app.auth.models import User
+
+    client = login_as(tree.sec_c1)
+    assert client.post("/orgs/members/new", data=member_form(tree.b11, phone="+86 137-1234-5678")).status_code == 302
+    assert db.session.scalar(sa.select(User.phone).where(User.name == "周新")) == "13712345678"
+    r = client.post("/orgs/members/new", data=member_form(tree.b11, name="周二", phone="137 1234 5678"))
+    assert "该手机号已被使用" in text(r)  # the same number, however it is typed
+
+
 def test_add_member_validation_changes_nothing(tree, login_as, db):
     client = login_as(tree.sec_c1)
     before = count_users(db)
