@@ -55,6 +55,8 @@ def build_notice(actor, assessment_id: int) -> tuple[object, Notice]:
                 items = "；".join(v.text for v in r.veto_items if v.text)
                 why.append("一票否决" + (f"（{items}）" if items else ""))
             why += [f"{contest_text(c)}，末位" for c in r.exclusions]
+            if r.grade == "D":
+                why.append("考核等次为不合格")  # the reason itself is listed under 不合格单位
             not_eligible.append((r, "；".join(why)))
     depts = "、".join(a.departments or [])
     notice = Notice(

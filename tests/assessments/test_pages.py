@@ -136,6 +136,20 @@ def test_notice_page_and_pdf(tree, login_as, assessment):
     assert b"/FontFile2" in pdf.data or b"STSong-Light" in pdf.data  # an embedded CJK font, or the standard one
 
 
+def test_an_unqualified_unit_is_named_with_its_reason_among_the_ineligible(tree, login_as, assessment):
+    """Graded 不合格 (below the 60% line), a unit loses award eligibility: the notice says why
+    there too, instead of "荷花社区：。"."""
+    from app.assessments import services
+
+    services.save_unit(tree.admin, assessment.id, tree.c1.id, {"base": 95, "party_building": 300, "unit_class": "社区"})
+    services.save_unit(tree.admin, assessment.id, tree.c2.id, {"base": 40, "party_building": 200, "unit_class": "社区"})
+    c = login_as(tree.admin)
+    text = page(c.get(f"/assessments/{assessment.id}/notice"))
+    ineligible = text.split("取消当年评优评先资格")[1]
+    assert re.search(r"荷花社区[^：<]*：考核等次为不合格。", ineligible), ineligible[:400]
+    assert "：。" not in text
+
+
 def test_notice_is_dated_the_local_day_it_was_published(tree, login_as, assessment, db):
     """Published at 02:30 in Beijing (18:30 UTC the day before): the notice carries the local day."""
     from datetime import datetime, timezone
