@@ -114,7 +114,7 @@ def claim_new():
         "points/claim_form.html", form=form, errors=errors,
         groups=services.catalogue(services.CLAIMABLE_CATEGORIES),
         today=today, earliest=today - timedelta(days=window), window=window,
-        max_mb=evidence_store.max_bytes() // (1024 * 1024),
+        max_mb=evidence_store.max_bytes() // (1024 * 1024), max_bytes=evidence_store.max_bytes(),
     ), (422 if errors else 200), FRESH_FORM
 
 
@@ -413,10 +413,30 @@ def rule_retire(code: str):
     return redirect(url_for("points.rules"))
 
 
+def _drain_upload(limit: int) -> None:
+    """Read (and drop) the rest of an upload refused for its size, up to ``limit`` bytes: an answer
+    sent while the phone is still sending makes the server close the connection, and the browser
+    shows "this site can't be reached" instead of the form and its message."""
+    length = request.content_length
+    if not length or length > limit:
+        return
+    stream = request.environ.get("wsgi.input")
+    left = length
+    try:
+        while left > 0:
+            chunk = stream.read(min(left, 256 * 1024))
+            if not chunk:
+                break
+            left -= len(chunk)
+    except (OSError, ValueError):
+        pass
+
+
 @bp.errorhandler(413)
 def too_large(exc):
     """An upload over the request limit: say so on the claim form instead of an error page."""
     if request.endpoint == "points.claim_new":
+        _drain_upload(4 * evidence_store.max_bytes())
         flash(_("照片不能超过 %(mb)s MB，请压缩后再传。", mb=evidence_store.max_bytes() // (1024 * 1024)), "error")
         return redirect(url_for("points.claim_new"))
     from app.api.errors import handle_http_exception

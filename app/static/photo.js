@@ -5,9 +5,27 @@
 // original file in place and the form free to go.
 (function () {
   var input = document.querySelector('input[type=file][data-shrink]');
-  if (!input || !input.form || !window.URL || !URL.createObjectURL || !window.File ||
-      !HTMLCanvasElement.prototype.toBlob) return;
-  try { new DataTransfer(); } catch (e) { return; }  // older engines have it for drag events only
+  if (!input || !input.form) return;
+  var maxBytes = parseInt(input.getAttribute('data-max-bytes'), 10) || 0;
+  var notice = document.getElementById('evidence-too-large');
+
+  function refuseTooLarge() {
+    // a photo still over the server's limit (it did not shrink) would be refused after a long
+    // upload on 4G: say so now, and leave the field empty for another photo
+    var file = input.files && input.files[0];
+    var over = !!(file && maxBytes && file.size > maxBytes);
+    if (notice) { notice.textContent = over ? input.getAttribute('data-too-large') : ''; notice.hidden = !over; }
+    if (over) input.value = '';
+    return over;
+  }
+  input.addEventListener('change', function () { if (notice) notice.hidden = true; });
+
+  if (!window.URL || !URL.createObjectURL || !window.File || !HTMLCanvasElement.prototype.toBlob ||
+      !(function () { try { new DataTransfer(); return true; } catch (e) { return false; } })()) {
+    // older engines (DataTransfer for drag events only): no shrinking, the size is still checked
+    input.addEventListener('change', refuseTooLarge);
+    return;
+  }
   var MAX_SIDE = 2048, MIN_BYTES = 900 * 1024, GIVE_UP_MS = 10000;
   var form = input.form, pending = 0, submitAfter = false;
 
@@ -16,7 +34,8 @@
     state.done = true;
     clearTimeout(state.timer);
     pending -= 1;
-    if (pending === 0 && submitAfter) { submitAfter = false; form.submit(); }
+    var refused = refuseTooLarge();
+    if (pending === 0 && submitAfter) { submitAfter = false; if (!refused) form.submit(); }
   }
 
   function shrink(file, state) {
@@ -53,7 +72,8 @@
 
   input.addEventListener('change', function () {
     var file = input.files && input.files[0];
-    if (!file || !/^image\/(jpeg|png)$/.test(file.type) || file.size < MIN_BYTES) return;
+    if (!file || file.size < MIN_BYTES) return;
+    if (!/^image\/(jpeg|png)$/.test(file.type)) { refuseTooLarge(); return; }
     var state = {done: false};
     pending += 1;
     state.timer = setTimeout(function () { finish(state); }, GIVE_UP_MS);  // send the original

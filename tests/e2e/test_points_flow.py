@@ -232,3 +232,31 @@ def test_a_camera_photo_is_shrunk_on_the_phone_before_it_is_sent(live_server, pa
         with Image.open(os.path.join(live_server.app.config["UPLOAD_DIR"], claim.evidence_path)) as stored:
             assert max(stored.size) == 2048
         db.session.remove()
+
+
+def test_a_photo_too_large_to_send_is_refused_on_the_phone_and_a_sent_one_gets_the_form_back(
+        live_server, page, tmp_path):
+    """A 17 MB file the phone cannot shrink (not a picture it can decode) is refused before the
+    long upload, in Chinese; sent anyway (no script), the server's answer reaches the phone: the
+    claim form with its message, not "this site can't be reached"."""
+    import os
+
+    rule, _other, today = _claimable_rules(live_server)
+    path = tmp_path / "IMG_broken.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(17 * 1024 * 1024))
+    login(page, live_server.url, FIXED_MEMBER[1], DEMO_PASSWORD)
+    page.goto(f"{live_server.url}/points/claims/new")
+    page.set_input_files("#evidence", str(path))
+    notice = page.locator("#evidence-too-large")
+    notice.wait_for(state="visible", timeout=15000)
+    assert "超过 15 MB，无法上传" in notice.inner_text()
+    assert page.eval_on_selector("#evidence", "e => e.files.length") == 0
+    # without the script's check: the whole upload is read and answered with the form
+    page.eval_on_selector("#evidence", "e => e.replaceWith(e.cloneNode())")
+    page.select_option("#rule_code", rule["code"])
+    page.fill("#occurred_on", today)
+    page.set_input_files("#evidence", str(path))
+    with page.expect_navigation():
+        page.tap("main form button[type=submit]")
+    assert page.url.startswith(f"{live_server.url}/points/claims/new")
+    assert "照片不能超过 15 MB" in page.inner_text("main")
