@@ -128,6 +128,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     csrf.init_app(app)
     limiter.init_app(app)
+    from app.templating import compile_translations
+
+    compile_translations(os.path.join(app.root_path, "translations"), app.logger)
     babel.init_app(app, locale_selector=select_locale, default_timezone=app.config["TIMEZONE"])
 
     from app import models  # noqa: F401 - every model registered with the metadata

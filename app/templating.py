@@ -42,6 +42,34 @@ def iso_date(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
+def compile_translations(folder: str, logger=None) -> list[str]:
+    """Compile each catalogue whose ``.mo`` is missing or older than its ``.po``; the compiled
+    names. ``make install`` compiles them, but an install by the production steps alone
+    (``pip install .``) has only the ``.po`` files, and the English pages would stay Chinese."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    done = []
+    for po in sorted(Path(folder).glob("*/LC_MESSAGES/*.po")):
+        mo = po.with_suffix(".mo")
+        try:
+            if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+                continue
+            with po.open("rb") as f:
+                catalog = read_po(f)
+            tmp = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")  # workers starting at once
+            with tmp.open("wb") as f:
+                write_mo(f, catalog, use_fuzzy=True)
+            os.replace(tmp, mo)
+            done.append(str(mo))
+        except OSError as exc:  # a read-only install: the pages stay in Chinese
+            if logger is not None:
+                logger.warning("cannot compile %s: %s", po, exc)
+    return done
+
+
 def request_translations():
     """The request's translations, looked up once per locale per request.
 

@@ -20,3 +20,23 @@ def test_the_login_page_in_english(client):
     with client.session_transaction() as s:
         s["lang"] = "zh"
     assert "登录" in client.get("/login").get_data(as_text=True)
+
+
+def test_catalogues_missing_their_compiled_files_are_compiled(tmp_path):
+    """An install by `pip install .` alone has the .po files only: they are compiled on start."""
+    import shutil
+    from pathlib import Path
+
+    from babel.support import Translations
+
+    import app as app_package
+    from app.templating import compile_translations
+
+    source = Path(app_package.__file__).parent / "translations"
+    shutil.copytree(source, tmp_path / "translations", ignore=shutil.ignore_patterns("*.mo"))
+    folder = tmp_path / "translations"
+    assert not list(folder.glob("*/LC_MESSAGES/*.mo"))
+    assert compile_translations(str(folder)) == [str(folder / "en" / "LC_MESSAGES" / "messages.mo")]
+    english = Translations.load(str(folder), ["en"])
+    assert english.gettext("我的账号") != "我的账号"
+    assert compile_translations(str(folder)) == []  # up to date: nothing again
