@@ -97,7 +97,9 @@ def thanks(token: str):
     target = services.active_target_for_token(token)
     if target is None:
         return _not_found()
-    return render_template("qr/thanks.html", target=target, org=target.scope_org, again=request.args.get("again") == "1")
+    return render_template("qr/thanks.html", target=target, org=target.scope_org, again=request.args.get("again") == "1",
+                           per_device=max(1, int(services.cfg("QR_COUNTED_PER_DAY"))),
+                           per_network=max(1, int(services.cfg("QR_COUNTED_PER_IP"))))
 
 
 def _image(token: str, kind: str):

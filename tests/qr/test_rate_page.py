@@ -98,10 +98,10 @@ def test_a_second_rating_after_back_is_told_it_does_not_count(client, code, db):
     r = rate_via_page(client, token, stars=2, comment="想改个评价")  # Back, a changed mind, submit
     assert r.status_code == 303 and r.headers["Location"].endswith(f"/r/{token}/thanks?again=1")
     html = client.get(r.headers["Location"]).get_data(as_text=True)
-    assert "感谢您的评价" in html and "您今天已经评价过，本次评价已留存，但不重复计分" in html
+    assert "感谢您的评价" in html and "本次评价已留存，但今天不再计分：每部手机每天最多计 1 次，同一网络每天最多计 10 次。" in html
     assert [x.counted for x in db.session.scalars(sa.select(Rating).order_by(Rating.id))] == [True, False]
     first = client.get(f"/r/{token}/thanks").get_data(as_text=True)
-    assert "不重复计分" not in first
+    assert "今天不再计分" not in first
 
 
 def test_raw_ip_and_device_id_are_never_stored(app, code, db):
