@@ -180,7 +180,10 @@ def finalize(contest_id: int):
         except DomainError as exc:
             if exc.status in (403, 404):
                 raise
-            flash(exc.message, "error")
+            if exc.code == "already_final":  # a second tap: the first one finalized it
+                flash(_("该竞赛已定稿，最终排名见下。"), "info")
+            else:
+                flash(exc.message, "error")
             return redirect(url_for("contests.show", contest_id=contest_id))
         flash(_("已定稿：最终排名已冻结，结果已计入年度考核。") if contest.participant_type != "member"
               else _("已定稿：最终排名已冻结，加分已记入党员积分。"), "success")

@@ -307,6 +307,10 @@ def reverse(entry_id: int):
     try:
         new = services.reverse_entry(current_user, entry_id, form.reason.data)
     except DomainError as exc:
+        if exc.code == "already_reversed" and (done := services.reversal_of(entry_id)) is not None:
+            # a second tap (or someone else first): show the reversal that stands
+            flash(_("该记录已冲正，冲正记录如下。"), "info")
+            return redirect(url_for("points.entry", entry_id=done.id))
         return _fail(exc, back)
     flash(_("已冲正，冲正记录已生成。"), "success")
     return redirect(url_for("points.entry", entry_id=new.id))

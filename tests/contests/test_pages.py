@@ -143,8 +143,9 @@ def test_finalize_page_confirms_then_freezes(race, make_contest, login_as):
     assert r.status_code == 302
     page = s.get(r.headers["Location"]).get_data(as_text=True)
     assert "已定稿" in page and "考核加2分" in page and "末位，不得参加当年评优评先" in page
+    # a second tap lands on the final board, told it is final, not on an error
     again = s.post(f"/contests/{c.id}/finalize", follow_redirects=True).get_data(as_text=True)
-    assert "不能重复定稿" in again
+    assert "该竞赛已定稿，最终排名见下。" in again and "flash-info" in again and "不能重复定稿" not in again
 
 
 def test_notice_for_a_published_month_and_the_final(race, make_contest, login_as):
