@@ -368,11 +368,15 @@ def check_caps(rule: Rule, *, member_id: int | None, org_id: int | None, day: da
             continue
         if sign * (used[period] + points) > cap:
             kind = "扣分上限" if sign < 0 else "上限"
-            raise Conflict(
-                f"已达到该项{label}{kind} {fmt_points(cap)} 分（{rule.title}，{day.isoformat()} {this}"
-                f"已计 {fmt_points(abs(used[period]))} 分），本次 {fmt_points(abs(points))} 分未能计入。",
-                code="cap_reached",
-            )
+            counted = fmt_points(abs(used[period]))
+            if sign * used[period] >= cap:
+                message = (f"已达到该项{label}{kind} {fmt_points(cap)} 分（{rule.title}，{day.isoformat()} {this}"
+                           f"已计 {counted} 分），本次 {fmt_points(abs(points))} 分未能计入。")
+            else:  # room is left, only not for this many points
+                message = (f"本次 {fmt_points(abs(points))} 分会超过该项{label}{kind} {fmt_points(cap)} 分（{rule.title}，"
+                           f"{day.isoformat()} {this}已计 {counted} 分，还可计 {fmt_points(cap - sign * used[period])} 分），"
+                           "未能计入。")
+            raise Conflict(message, code="cap_reached")
 
 
 # -- who decides for whom ---------------------------------------------------------------------

@@ -75,6 +75,8 @@ def test_no_partial_grant_and_override_counts(tree, api_as, db, monkeypatch):
     assert award(sec, tree.m11, "vol", "2026-05-20", points=7).status_code == 201
     r = award(sec, tree.m11, "vol", "2026-05-20")  # 7 + 2 > 8: refused whole, not 1 granted
     assert r.status_code == 409 and error_of(r)["code"] == "cap_reached"
+    # the message says the cap is not reached yet, only not for this many, and what still fits
+    assert error_of(r)["message"] == "本次 2 分会超过该项每日上限 8 分（志愿服务，2026-05-20 当日已计 7 分，还可计 1 分），未能计入。"
     assert award(sec, tree.m11, "vol", "2026-05-20", points=1).status_code == 201
     assert total(db, tree.m11, "vol") == 8
 
