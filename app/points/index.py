@@ -835,7 +835,7 @@ def org_table(actor, org_id: int, period: Period, *, limit: int = 50, offset: in
 # --------------------------------------------------------------------------- org scores
 
 
-def org_direct_sums(period: Period) -> sa.Subquery:
+def org_direct_sums(period: Period | DateSpan) -> sa.Subquery:
     """Per org: the tenths per category of its own entries plus its direct members' entries.
 
     The members are the ranked population the per-capita figure divides by (active members and
@@ -854,20 +854,25 @@ def org_direct_sums(period: Period) -> sa.Subquery:
     )
 
 
-def org_scores_select(period: Period, target_where, *, cfg: IndexConfig | None = None,
-                      within: Org | None = None) -> sa.Select:
-    """Scores of many orgs in one statement, one row per target org.
+@dataclass(frozen=True)
+class DateSpan:
+    """Local days from ``start`` to ``end`` (inclusive) that are no Period, e.g. January to June."""
 
-    Columns: org_id, name, kind, path, ``<category>10`` and total10 (the entries of every member
-    whose org lies in the target's subtree plus the entries of the orgs in it), member_count
-    (active ranked members in the subtree) and index10_sum (the sum of their indexes, for the
-    average). ``target_where`` is a condition on ``Org`` choosing the targets; ``within`` limits
-    the member indexes computed to one subtree (a performance hint holding all the targets).
+    start: date
+    end: date
+
+
+def org_subtree_sums(period: Period | DateSpan, target_where) -> sa.Subquery:
+    """Per target org: the tenths per category (and total10) of every entry its total counts.
+
+    The entries of the active members and secretaries whose org lies in the target's subtree
+    plus the entries made to the orgs in it (README "Org totals"); ``target_where`` is a
+    condition on an ``Org`` alias choosing the targets.
     """
     target = aliased(Org, name="target")
     below = aliased(Org, name="below")
     direct = org_direct_sums(period)
-    sums = (
+    return (
         sa.select(
             target.id.label("org_id"),
             *[sa.func.coalesce(sa.func.sum(direct.c[f"{c}10"]), 0).label(f"{c}10") for c in (*CATEGORIES, "total")],
@@ -879,6 +884,57 @@ def org_scores_select(period: Period, target_where, *, cfg: IndexConfig | None =
         .group_by(target.id)
         .subquery("org_sums")
     )
+
+
+def org_totals_select(period: Period | DateSpan, target_where) -> sa.Select:
+    """Totals of many orgs in one statement, one row per target org, without member indexes.
+
+    Columns: org_id, name, kind, path, depth, ``<category>10``, total10 (as
+    :func:`org_subtree_sums`) and member_count: the active members and secretaries in the
+    subtree, the people a per-capita figure divides by (:func:`per_capita`).
+    """
+    sums = org_subtree_sums(period, target_where)
+    t2 = aliased(Org, name="t2")
+    member_org = aliased(Org, name="member_org")
+    people = (
+        sa.select(t2.id.label("org_id"), sa.func.count(User.id).label("member_count"))
+        .select_from(t2)
+        .join(member_org, member_org.path.startswith(t2.path))
+        .join(User, User.org_id == member_org.id)
+        .where(target_where(t2), in_ranked_population())
+        .group_by(t2.id)
+        .subquery("org_people")
+    )
+    return (
+        sa.select(
+            Org.id.label("org_id"), Org.name, Org.kind, Org.path, Org.depth,
+            *[sums.c[f"{c}10"] for c in (*CATEGORIES, "total")],
+            sa.func.coalesce(people.c.member_count, 0).label("member_count"),
+        )
+        .select_from(Org)
+        .join(sums, sums.c.org_id == Org.id)
+        .outerjoin(people, people.c.org_id == Org.id)
+        .order_by(Org.path)
+    )
+
+
+def per_capita(total: Decimal, n: int) -> Decimal | None:
+    """A total divided by a head count, rounded half away from zero to one decimal (as contests
+    rank on it); None without anybody to divide by."""
+    return round1(total / n) if n else None
+
+
+def org_scores_select(period: Period, target_where, *, cfg: IndexConfig | None = None,
+                      within: Org | None = None) -> sa.Select:
+    """Scores of many orgs in one statement, one row per target org.
+
+    Columns: org_id, name, kind, path, ``<category>10`` and total10 (the entries of every member
+    whose org lies in the target's subtree plus the entries of the orgs in it), member_count
+    (active ranked members in the subtree) and index10_sum (the sum of their indexes, for the
+    average). ``target_where`` is a condition on ``Org`` choosing the targets; ``within`` limits
+    the member indexes computed to one subtree (a performance hint holding all the targets).
+    """
+    sums = org_subtree_sums(period, target_where)
     scored = member_scores(period, within=within, cfg=cfg)
     t2 = aliased(Org, name="t2")
     member_org = aliased(Org, name="member_org")
@@ -933,7 +989,7 @@ def _org_score(r) -> OrgScore:
     return OrgScore(
         org_id=r["org_id"], name=r["name"], kind=r["kind"],
         by_category={c: tenths(r[f"{c}10"]) for c in CATEGORIES}, total=total, member_count=n,
-        per_capita=round1(total / n) if n else None,
+        per_capita=per_capita(total, n),
         average_index=round1(Decimal(int(r["index10_sum"])) / 10 / n) if n else None,
     )
 
