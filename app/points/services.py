@@ -408,14 +408,23 @@ def require_decide_for_member(actor, member: User, *, own_code: str = "own_accou
         raise Forbidden("书记本人的积分事项由上级组织办理。", code="next_level_up")
 
 
-def require_decide_for_org(actor, org: Org) -> None:
-    """May ``actor`` award to, deduct from or reverse an entry of ``org``? As with a secretary's
-    own points, a secretary's own org is for the next level up (it competes in their races)."""
+def can_decide_for_org(actor, org: Org) -> bool:
+    """Is ``org`` the level below ``actor``: any org for an admin, an org strictly below their
+    own for a secretary?"""
+    if actor.role == "admin":
+        return True
+    return actor.role == "secretary" and org.id != actor.org_id and can_manage_org(actor, org)
+
+
+def require_decide_for_org(actor, org: Org, *, own_message: str = "本组织的积分事项由上级组织办理。") -> None:
+    """May ``actor`` award to, deduct from or reverse an entry of ``org`` (or set its year
+    targets)? As with a secretary's own points, a secretary's own org is for the next level up
+    (it competes in their races); ``own_message`` says so for the matter at hand."""
     require_role(actor, "secretary", "admin")
     if not can_manage_org(actor, org):
         raise Forbidden("该组织不在您的管理范围内。", code="out_of_scope")
-    if actor.role == "secretary" and org.id == actor.org_id:
-        raise Forbidden("本组织的积分事项由上级组织办理。", code="next_level_up")
+    if not can_decide_for_org(actor, org):
+        raise Forbidden(own_message, code="next_level_up")
 
 
 def _decide_clause(actor):
