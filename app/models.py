@@ -8,3 +8,4 @@ from app.qr.models import FollowUp, QrFlag, QrTarget, Rating, ServicePost  # noq
 from app.jobs_lock import JobLock, JobRun  # noqa: F401
 from app.marks import ChangeMark  # noqa: F401  (also installs the events that move the marks)
 from app.points.totals import LedgerCheckpoint, MemberYearPoints  # noqa: F401
+from app.targets.models import YearTarget  # noqa: F401
