@@ -141,6 +141,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.assessments import api as assessments_api, views as assessments_views
     from app.contests import api as contests_api, views as contests_views
     from app.qr import api as qr_api, views as qr_views
+    from app.targets import views as targets_views
 
     api = init_api(app)
     for blp in (auth_api.blp, orgs_api.blp, points_api.blp, index_api.blp, assessments_api.blp,
@@ -148,7 +149,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         csrf.exempt(blp)  # the API authenticates with bearer tokens, never with cookies
         api.register_blueprint(blp)
     for bp in (auth_views.bp, orgs_views.bp, points_views.bp, index_views.bp, assessments_views.bp,
-               contests_views.bp, qr_views.bp):
+               contests_views.bp, qr_views.bp, targets_views.bp):
         app.register_blueprint(bp)
 
     from app import cli, templating
