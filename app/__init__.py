@@ -141,11 +141,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.assessments import api as assessments_api, views as assessments_views
     from app.contests import api as contests_api, views as contests_views
     from app.qr import api as qr_api, views as qr_views
-    from app.targets import views as targets_views
+    from app.targets import api as targets_api, views as targets_views
 
     api = init_api(app)
     for blp in (auth_api.blp, orgs_api.blp, points_api.blp, index_api.blp, assessments_api.blp,
-                contests_api.blp, qr_api.blp, health_api.blp):
+                contests_api.blp, qr_api.blp, targets_api.blp, health_api.blp):
         csrf.exempt(blp)  # the API authenticates with bearer tokens, never with cookies
         api.register_blueprint(blp)
     for bp in (auth_views.bp, orgs_views.bp, points_views.bp, index_views.bp, assessments_views.bp,
