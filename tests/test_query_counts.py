@@ -106,3 +106,41 @@ def test_my_points_page_and_api_do_not_grow_with_entries_or_members(tree, rules,
     after = api.get("/api/v1/me/points").get_json()
     assert after["total"] != before["total"]
     assert large == small
+
+
+def test_targets_progress_page_and_api_do_not_grow_with_orgs(tree, db, login_as, api_as, make_org, make_user,
+                                                             count_statements, monkeypatch):
+    """The progress table (年度目标) of a community: the same statements with 2 branches as with 12,
+    each with targets, members and entries."""
+    from datetime import date
+
+    from app.points.ledger import append_entry
+    from app.targets import services as targets
+
+    monkeypatch.setattr(targets, "local_today", lambda: date(2026, 5, 20))
+    n = [0]
+
+    def branch_with_targets(i: int):
+        org = tree.b11 if i == 0 else tree.b12 if i == 1 else make_org(f"新支部{i}", "branch", tree.c1)
+        member = make_user(org, "member", f"队员{i}")
+        n[0] += 1
+        append_entry(category="study", points=2, occurred_on=date(2026, 3, 1), source="award",
+                     source_key=f"qc-{n[0]}", rule_code="T-study", member_id=member.id)
+        db.session.commit()
+        targets.set_targets(tree.sec_c1, org.id, 2026, {"study": 10, "service": 5})
+
+    page, api = login_as(tree.sec_c1), api_as(tree.sec_c1)
+    calls = [
+        ("page", page, f"/targets/?org_id={tree.c1.id}&year=2026&month=4"),
+        ("api", api, f"/api/v1/orgs/{tree.c1.id}/targets?year=2026&month=4"),
+        ("excel", page, f"/targets/export.xlsx?org_id={tree.c1.id}&year=2026&month=4"),
+    ]
+    for i in range(2):
+        branch_with_targets(i)
+    small = measure(db, count_statements, calls)
+    for i in range(2, 12):
+        branch_with_targets(i)
+    large = measure(db, count_statements, calls)
+    rows = api.get(f"/api/v1/orgs/{tree.c1.id}/targets?year=2026&month=4").get_json()["rows"]
+    assert len(rows) == 12 and all(r["categories"]["study"]["target"] == 10 for r in rows)
+    assert large == small
