@@ -29,21 +29,21 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
 
 from app.auth.scope import require_manage_org
 from app.errors import Conflict, Invalid
 from app.extensions import db
-from app.orgs.models import Org, utcnow
+from app.orgs.models import ORG_KIND_LABELS, Org, utcnow
 from app.orm import planned_for_parameters
 from app.points import index as ix
 from app.points.models import CATEGORY_LABELS
 from app.points.services import can_decide_for_org, parse_points, require_decide_for_org
 from app.targets.models import TARGET_CATEGORIES, YearTarget
 from app.text import visible_text
-from app.timeutil import local_today
+from app.timeutil import iso_local, local_today
 
 MAX_TARGET = Decimal(10000)
 NOTE_MAX = 200
@@ -272,8 +272,6 @@ class Row:
 
     @property
     def kind_label(self) -> str:
-        from app.orgs.models import ORG_KIND_LABELS
-
         return ORG_KIND_LABELS.get(self.kind, self.kind)
 
     def as_json(self) -> dict:
@@ -287,15 +285,9 @@ class Row:
             "categories": {c: cell.as_json() for c, cell in self.cells.items()},
             "version": book.version if book else None,
             "set_by": {"id": book.set_by.id, "name": book.set_by.name} if book and book.set_by else None,
-            "set_at": _iso(book.set_at) if book else None,
+            "set_at": iso_local(book.set_at) if book else None,
             "note": book.note if book else None,
         }
-
-
-def _iso(value):
-    from app.timeutil import iso_local
-
-    return iso_local(value)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from app.auth.scope import require_role
 from app.errors import Invalid
 from app.orgs.services import managed_orgs
 from app.points.export import XLSX_MIME
+from app.points.index_views import _org_choice as org_choice  # ?org_id=, else the user's own org
 from app.points.models import CATEGORY_LABELS
 from app.targets import export
 from app.targets import services
@@ -32,19 +33,6 @@ def targets_helpers():
     return {"category_labels": CATEGORY_LABELS, "target_categories": TARGET_CATEGORIES}
 
 
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    try:
-        return int(value) if value.strip() else None
-    except ValueError:
-        return None
-
-
-def _org_choice() -> int:
-    chosen = _int_arg("org_id")
-    return chosen if chosen is not None else current_user.org_id
-
-
 def _year_month(strict: bool) -> tuple[int, int]:
     """The ``?year=&month=`` asked for; a bad or future one is a message and this month (pages),
     or a 422 page (downloads)."""
@@ -63,7 +51,7 @@ def progress():
     """The progress table (进度表) of an org's children; December of a finished year is the scorecard."""
     require_role(current_user, "secretary", "admin")
     year, month = _year_month(strict=False)
-    table = services.progress(current_user, _org_choice(), year, month)
+    table = services.progress(current_user, org_choice(), year, month)
     today = services.local_today()
     years = list(range(today.year, today.year - YEARS_SHOWN, -1))
     if year not in years:
@@ -79,7 +67,7 @@ def export_progress():
     """The same table as an Excel workbook."""
     require_role(current_user, "secretary", "admin")
     year, month = _year_month(strict=True)
-    name, data = export.progress_workbook(services.progress(current_user, _org_choice(), year, month))
+    name, data = export.progress_workbook(services.progress(current_user, org_choice(), year, month))
     return send_file(BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=name, max_age=0)
 
 
