@@ -130,6 +130,9 @@ def standings(contest_id: int):
     """The whole board, 50 a page."""
     page = _page()
     board = services.leaderboard(current_user, contest_id, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+    last = _paging(board.total, page)["pages"]
+    if page > last > 0:  # a page past the end (an old link, a typed number): the last one
+        return redirect(url_for("contests.standings", contest_id=contest_id, **({"page": last} if last > 1 else {})))
     mine = services.my_standing(current_user, board.contest, board.snapshot) if board.snapshot else None
     return render_template(
         "contests/standings.html", board=board, contest=board.contest, paging=_paging(board.total, page),

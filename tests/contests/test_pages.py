@@ -94,6 +94,13 @@ def test_full_standings_list_everyone_with_me_marked(big_race, login_as):
     assert ranks == sorted(ranks) and ranks[:2] == [1, 1]  # 张三 and 周八 share first place
 
 
+def test_a_standings_page_past_the_end_goes_to_the_last_page(big_race, login_as):
+    c = login_as(big_race.m14)
+    r = c.get(f"/contests/{big_race.contest.id}/standings?page=999")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/contests/{big_race.contest.id}/standings")
+    assert c.get(f"/contests/{big_race.contest.id}/standings?page=1").status_code == 200
+
+
 def test_pages_are_403_outside_the_scope(big_race, login_as):
     c = login_as(big_race.tree.sec_c2)
     for path in ("", "/hall", "/notice", "/export.xlsx", "/standings"):
