@@ -102,6 +102,14 @@ def test_csrf_is_enforced_on_forms(tree, client):
 
     r = client.post("/login", data={**data, "csrf_token": "forged"})
     assert r.status_code == 400
+    # posted from one of our pages (a session lost while the form was open): that page again,
+    # fresh, saying why; from another site: the error page, nothing followed
+    r = client.post("/login", data=data, headers={"Referer": "http://localhost/login?next=/account"})
+    assert r.status_code == 303 and r.headers["Location"] == "/login?next=/account"
+    assert "页面已过期，请重新填写后再提交。" in client.get(r.headers["Location"]).get_data(as_text=True)
+    r = client.post("/login", data=data, headers={"Referer": "http://evil.example/login"})
+    assert r.status_code == 400
+    assert client.get("/account").status_code == 302
 
     token = csrf_token_of(client.get("/login").get_data(as_text=True))
     r = client.post("/login", data={**data, "csrf_token": token})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import flash, jsonify, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
@@ -99,8 +99,24 @@ def handle_http_exception(exc: HTTPException):
         return error_response(status, code, message, fields or None,
                               headers=[h for h in (headers or []) if h[0].lower() != "content-type"])
     if isinstance(exc, CSRFError):
+        if (back := _same_site_referrer()) is not None:
+            # the form's page again, fresh, with a word why (a session lost in the WeChat browser,
+            # a form left open overnight): not a dead end; nothing of the refused post was done
+            flash("页面已过期，请重新填写后再提交。", "error")
+            return redirect(back, 303)
         return error_page(400, "页面已过期或表单无效，请返回刷新后重试。")
     return error_page(status, HTTP_MESSAGES.get(status, exc.description or "出错了。"))
+
+
+def _same_site_referrer() -> str | None:
+    """The path (and query) of the page a form was posted from, when it is a page of this site."""
+    from urllib.parse import urlsplit
+
+    referrer = request.headers.get("Referer") or ""
+    parts = urlsplit(referrer)
+    if request.method != "POST" or not parts.path.startswith("/") or parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def handle_unexpected(exc: Exception):
