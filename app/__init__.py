@@ -130,7 +130,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     from app.templating import compile_translations
 
-    compile_translations(os.path.join(app.root_path, "translations"), app.logger)
+    # (not app.logger: making it here adds Flask's stderr handler to the "app" logger, and every
+    # line the scheduler's own logging prints would be printed twice)
+    compile_translations(os.path.join(app.root_path, "translations"))
     babel.init_app(app, locale_selector=select_locale, default_timezone=app.config["TIMEZONE"])
 
     from app import models  # noqa: F401 - every model registered with the metadata

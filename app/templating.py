@@ -42,7 +42,7 @@ def iso_date(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
-def compile_translations(folder: str, logger=None) -> list[str]:
+def compile_translations(folder: str) -> list[str]:
     """Compile each catalogue whose ``.mo`` is missing or older than its ``.po``; the compiled
     names. ``make install`` compiles them, but an install by the production steps alone
     (``pip install .``) has only the ``.po`` files, and the English pages would stay Chinese."""
@@ -65,8 +65,9 @@ def compile_translations(folder: str, logger=None) -> list[str]:
             os.replace(tmp, mo)
             done.append(str(mo))
         except OSError as exc:  # a read-only install: the pages stay in Chinese
-            if logger is not None:
-                logger.warning("cannot compile %s: %s", po, exc)
+            import logging
+
+            logging.getLogger(__name__).warning("cannot compile %s: %s", po, exc)
     return done
 
 
