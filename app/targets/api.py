@@ -106,12 +106,13 @@ class TargetBookOut(Schema):
 
 @blp.route("/orgs/<int:org_id>/targets", methods=["GET"])
 @error_responses(blp, 401, 403, 404)
-@token_required("secretary", "admin")
+@token_required()
 @blp.arguments(TargetsArgs, location="query")
 @blp.response(200, TargetProgressOut)
 def org_targets(args, org_id):
     """The progress table (进度表) of an org and the orgs directly below it; December of a finished
-    year is the scorecard (成绩单)."""
+    year is the scorecard (成绩单). Secretaries and admins read it for their subtree, every member
+    for the orgs on their own path (the progress is shown publicly, org by org)."""
     year, month = services.parse_year_month(args.get("year"), args.get("month"))
     return json_response(services.progress(current_api_user(), org_id, year, month).as_json())
 

@@ -33,7 +33,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
-from app.auth.scope import require_manage_org
+from app.auth.scope import require_view_org
 from app.errors import Conflict, Invalid
 from app.extensions import db
 from app.orgs.models import ORG_KIND_LABELS, Org, utcnow
@@ -361,7 +361,7 @@ def progress(actor, org_id: int, year: int, month: int, *, today: date | None = 
     and head counts of the org and every child (one SQL aggregation), and their target books.
     """
     org = ix.get_org(org_id)
-    require_manage_org(actor, org)
+    require_view_org(actor, org)  # managers their subtree; everybody the orgs on their own path
     today = today or local_today()
     scorecard = year < today.year and month == 12
     span = ix.DateSpan(date(year, 1, 1), last_day(year, month))

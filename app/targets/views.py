@@ -10,9 +10,10 @@ from flask_login import current_user, login_required
 
 from app.auth.scope import require_role
 from app.errors import Invalid
-from app.orgs.services import managed_orgs
+from app.orgs.services import managed_orgs, org_chain
 from app.points.export import XLSX_MIME
 from app.points.index_views import _org_choice as org_choice  # ?org_id=, else the user's own org
+from app.points.index import community_of
 from app.points.models import CATEGORY_LABELS
 from app.targets import export
 from app.targets import services
@@ -22,7 +23,7 @@ from app.templating import register_nav
 
 bp = Blueprint("targets", __name__, url_prefix="/targets")
 
-register_nav(42, _l("年度目标"), "targets.progress", ("secretary", "admin"))
+register_nav(42, _l("年度目标"), "targets.progress", ("member", "secretary", "admin"))
 
 FRESH_FORM = {"Cache-Control": "no-store"}
 YEARS_SHOWN = 5
@@ -31,6 +32,19 @@ YEARS_SHOWN = 5
 @bp.context_processor
 def targets_helpers():
     return {"category_labels": CATEGORY_LABELS, "target_categories": TARGET_CATEGORIES}
+
+
+def _chosen_org() -> int:
+    """``?org_id=``, else the user's own org; for a member, their community (their own branch has
+    no orgs below it to compare)."""
+    if request.args.get("org_id") or current_user.role != "member":
+        return org_choice()
+    return community_of(org_chain(current_user.org)).id
+
+
+def _orgs_to_pick():
+    """The orgs the picker offers: a manager's subtree, a member's own path."""
+    return org_chain(current_user.org) if current_user.role == "member" else managed_orgs(current_user)
 
 
 def _year_month(strict: bool) -> tuple[int, int]:
@@ -49,14 +63,13 @@ def _year_month(strict: bool) -> tuple[int, int]:
 @login_required
 def progress():
     """The progress table (进度表) of an org's children; December of a finished year is the scorecard."""
-    require_role(current_user, "secretary", "admin")
     year, month = _year_month(strict=False)
-    table = services.progress(current_user, org_choice(), year, month)
+    table = services.progress(current_user, _chosen_org(), year, month)
     today = services.local_today()
     years = list(range(today.year, today.year - YEARS_SHOWN, -1))
     if year not in years:
         years.append(year)
-    return render_template("targets/progress.html", t=table, orgs=managed_orgs(current_user), years=years,
+    return render_template("targets/progress.html", t=table, orgs=_orgs_to_pick(), years=years,
                            settable_years=services.settable_years(today), this_year=today.year,
                            status_labels=services.STATUS_LABELS)
 
@@ -65,9 +78,8 @@ def progress():
 @login_required
 def export_progress():
     """The same table as an Excel workbook."""
-    require_role(current_user, "secretary", "admin")
     year, month = _year_month(strict=True)
-    name, data = export.progress_workbook(services.progress(current_user, org_choice(), year, month))
+    name, data = export.progress_workbook(services.progress(current_user, _chosen_org(), year, month))
     return send_file(BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=name, max_age=0)
 
 

@@ -24,12 +24,28 @@ def row_text(html: str, row_id: str) -> str:
     return re.sub(r"<[^>]+>|\s+", " ", row[row.index(">") + 1:row.index("</tr>")])
 
 
-def test_nav_entry_for_secretaries_and_admins_only(tree, login_as):
+def test_nav_entry_for_everyone(tree, login_as):
     assert '<a href="/targets/"' in login_as(tree.sec_c1).get("/targets/").get_data(as_text=True)
     assert '<a href="/targets/"' in login_as(tree.admin).get("/index/me").get_data(as_text=True)
-    member = login_as(tree.m11)
-    assert '<a href="/targets/"' not in member.get("/index/me").get_data(as_text=True)
-    assert member.get("/targets/").status_code == 403
+    assert '<a href="/targets/"' in login_as(tree.m11).get("/index/me").get_data(as_text=True)
+
+
+def test_a_member_sees_the_progress_of_their_own_community_read_only(targets_2025, login_as, api_as):
+    """DOMAIN: monthly progress shown publicly. A member reads the table of the orgs on their own
+    path (their community's branches by default), sets nothing, and sees no other community."""
+    t = targets_2025
+    member = login_as(t.m11)
+    html = html_of(member.get("/targets/?year=2025&month=6"))
+    assert "桂花社区" in html and "2025年度进度表" in html
+    assert row_text(html, f"row-{t.b11.id}-study").split() == ["桂花第一支部", "10", "3.3", "33.0%", "进度滞后", "2"]
+    assert "/targets/orgs/" not in html and "设定目标" not in html
+    assert "荷花" not in html  # the picker offers the member's own path only
+    assert member.get(f"/targets/?org_id={t.c2.id}").status_code == 403
+    assert member.get(f"/targets/orgs/{t.b11.id}/2026").status_code == 403
+    assert member.get("/targets/export.xlsx?year=2025&month=6").status_code == 200
+    api = api_as(t.m11)
+    assert api.get(f"/api/v1/orgs/{t.c1.id}/targets?year=2025&month=6").status_code == 200
+    assert api.get(f"/api/v1/orgs/{t.c2.id}/targets").status_code == 403
 
 
 def test_progress_page_shows_the_figures(targets_2025, login_as):
