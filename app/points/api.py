@@ -203,7 +203,8 @@ class ClaimOut(Schema):
     points = Points()
     occurred_on = ma.fields.Date()
     note = ma.fields.String()
-    evidence_url = ma.fields.String(allow_none=True, metadata={"description": "page URL, login needed"})
+    evidence_url = ma.fields.String(allow_none=True, metadata={
+        "description": "the photo, with the same bearer token (GET /api/v1/claims/{id}/evidence; ?size=thumb for a small JPEG)"})
     created_at = ma.fields.String()
     reviewer_id = ma.fields.Integer(allow_none=True)
     reviewer_name = ma.fields.String(allow_none=True)
@@ -232,7 +233,7 @@ def claim_payload(claim, entry_id=None) -> dict:
         "rule_code": claim.rule.code, "rule_version": claim.rule.version, "rule_title": claim.rule.title,
         "category": claim.rule.category, "points": claim.rule.points, "occurred_on": claim.occurred_on,
         "note": claim.note,
-        "evidence_url": url_for("points.evidence", claim_id=claim.id) if claim.evidence_path else None,
+        "evidence_url": url_for("points_api.claim_evidence", claim_id=claim.id) if claim.evidence_path else None,
         "created_at": services.iso_local(claim.created_at),
         "reviewer_id": claim.reviewer_id,
         "reviewer_name": claim.reviewer.name if claim.reviewer else None,
@@ -303,6 +304,24 @@ def _my_claims(user, args) -> dict:
 def get_claim(claim_id):
     """One claim (its claimant, or a manager in scope)."""
     return claim_payloads([services.view_claim(current_api_user(), claim_id)])[0]
+
+
+class EvidenceArgs(Schema):
+    size = ma.fields.String(load_default=None, validate=ma.validate.OneOf(["thumb"]),
+                            metadata={"description": "thumb: a small JPEG for a list"})
+
+
+@blp.route("/claims/<int:claim_id>/evidence", methods=["GET"])
+@error_responses(blp, 401, 403, 404)
+@token_required()
+@blp.arguments(EvidenceArgs, location="query")
+@blp.response(200, description="the photo: image/jpeg or image/png")
+def claim_evidence(args, claim_id):
+    """A claim's photo, to its claimant and the managers whose scope covers the claimant (as the
+    claim itself); 404 ``no_evidence`` for a claim without one."""
+    from app.points.evidence import send_photo
+
+    return send_photo(*services.claim_evidence(current_api_user(), claim_id, thumb=args.get("size") == "thumb"))
 
 
 @blp.route("/claims/<int:claim_id>/approve", methods=["POST"])

@@ -151,3 +151,12 @@ def discard(stored: StoredEvidence | None) -> None:
         path = safe_join(current_app.config["UPLOAD_DIR"], name)
         if path and os.path.isfile(path):
             os.remove(path)
+
+
+def send_photo(path: str, mime: str):
+    """The response for a claim's photo (page or API): private, cached an hour on the phone."""
+    from flask import send_file
+
+    response = send_file(path, mimetype=mime, conditional=True, max_age=0)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -5,7 +5,7 @@ import secrets
 
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -132,10 +132,8 @@ def my_claims():
 @login_required
 def evidence(claim_id: int):
     """A claim's photo, to its claimant and the managers whose scope covers the claimant."""
-    path, mime = services.claim_evidence(current_user, claim_id, thumb=request.args.get("size") == "thumb")
-    response = send_file(path, mimetype=mime, conditional=True, max_age=0)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    return evidence_store.send_photo(*services.claim_evidence(current_user, claim_id,
+                                                              thumb=request.args.get("size") == "thumb"))
 
 
 # -- review -------------------------------------------------------------------------------------

@@ -92,6 +92,25 @@ def test_evidence_is_shown_only_in_scope(tree, rules, login_as, db):
     assert db.session.get(Claim, claim.id).status == "pending"
 
 
+def test_a_phone_client_opens_the_photo_with_its_token(tree, rules, login_as, api_as, db):
+    """The API's evidence_url answers to the bearer token (a page URL sent the app to /login)."""
+    login_as(tree.m11).post("/points/claims/new", data=claim_form(evidence=photo()), content_type="multipart/form-data")
+    claim = db.session.scalar(sa.select(Claim))
+    sec = api_as(tree.sec_c1)
+    url = sec.get(f"/api/v1/claims/{claim.id}").get_json()["evidence_url"]
+    assert url == f"/api/v1/claims/{claim.id}/evidence"
+    r = sec.get(url)
+    assert r.status_code == 200 and r.mimetype == "image/png" and r.data.startswith(b"\x89PNG")
+    thumb = sec.get(url, query_string={"size": "thumb"})
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    assert api_as(tree.m11).get(url).status_code == 200
+    for who in (tree.sec_c2, tree.m12):
+        r = api_as(who).get(url)
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "out_of_scope"
+    assert api_as(None).get(url).status_code == 401
+    assert sec.get(url, query_string={"size": "huge"}).status_code == 422
+
+
 @pytest.mark.parametrize("payload, filename", [
     (b"this is not a photo, just text", "photo.jpg"),
     (b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 10, "photo.jpg"),
