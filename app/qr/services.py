@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased, joinedload, make_transient_to_detached, selectinload
 
 from app.auth.models import User
-from app.auth.scope import can_manage_org, org_scope_clause, require_manage_org, require_role
+from app.auth.scope import can_manage_org, is_fellow_secretary, org_scope_clause, require_manage_org, require_role
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.orgs.models import Org, utcnow
@@ -594,12 +594,28 @@ def target_ratings(actor, target_id: int, *, limit: int = 50, offset: int = 0) -
             "average": average_of(star_sum, counted), "flags": list(flags), "followups": followups}
 
 
+def is_about(actor, target: QrTarget) -> bool:
+    """Are the ratings of ``target`` about ``actor`` as a person: the secretary's own code, or a
+    fellow secretary's of their org? Those ratings' flags and follow-ups are for the level above,
+    as the points of such accounts are (nobody closes the complaints about themselves)."""
+    if target.subject_type != "member" or actor.role != "secretary":
+        return False
+    member = target.member
+    return member is not None and (member.id == actor.id or is_fellow_secretary(actor, member.org_id, member.role))
+
+
+def _require_not_about(actor, target: QrTarget, message: str) -> None:
+    if is_about(actor, target):
+        raise Forbidden(message, code="next_level_up")
+
+
 def clear_flag(actor, flag_id: int) -> QrFlag:
     """The secretary has looked at a flagged burst."""
     flag = get_by_id(QrFlag, flag_id)
     if flag is None:
         raise NotFound(_("该提醒不存在。"), code="flag_not_found")
-    manage_target(actor, flag.target_id)
+    target = manage_target(actor, flag.target_id)
+    _require_not_about(actor, target, _("关于书记本人的评价提醒由上级组织处理。"))
     if flag.cleared_at is not None:
         raise Conflict(_("该提醒已处理。"), code="already_cleared")
     flag.cleared_at = utcnow()
@@ -663,6 +679,7 @@ def get_followup(actor, followup_id: int) -> FollowUp:
 def close_followup(actor, followup_id: int, action) -> FollowUp:
     """Close a follow-up, recording what was done, by whom and when."""
     followup = get_followup(actor, followup_id)
+    _require_not_about(actor, followup.target, _("关于书记本人的差评整改由上级组织办结。"))
     if followup.closed_at is not None:
         raise Conflict(_("该整改事项已办结。"), code="already_closed")
     action = _clean_text(action, 1000, "action", _("整改情况"))

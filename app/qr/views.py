@@ -381,4 +381,4 @@ def followup_page(followup_id: int):
         flash(_("该整改事项已办结。"), "info")
         return redirect(url_for("qr.followup_page", followup_id=followup_id))
     return render_template("qr/followup.html", f=followup, form=form, errors=errors,
-                           overdue=services.is_overdue(followup))
+                           overdue=services.is_overdue(followup), about_me=services.is_about(current_user, followup.target))

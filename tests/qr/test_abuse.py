@@ -54,6 +54,18 @@ def test_burst_from_one_source_flags_the_code_for_its_secretary(app, tree, make_
     assert api.post(f"/api/v1/qr/flags/{flags[0]['id']}/clear").status_code == 409
 
 
+def test_a_secretary_does_not_clear_the_flag_on_their_own_code(app, tree, make_target, api_as):
+    target, token = make_target(tree.sec_b11, "member", tree.sec_b11, "书记胸牌")
+    for _ in range(8):
+        rate_via_page(app.test_client(), token, stars=5)
+    own = api_as(tree.sec_b11)
+    [flag] = own.get(f"/api/v1/qr/targets/{target.id}/ratings").json["flags"]
+    r = own.post(f"/api/v1/qr/flags/{flag['id']}/clear")
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "next_level_up"
+    assert len(own.get(f"/api/v1/qr/targets/{target.id}/ratings").json["flags"]) == 1
+    assert api_as(tree.sec_c1).post(f"/api/v1/qr/flags/{flag['id']}/clear").status_code == 200
+
+
 def test_many_residents_from_many_networks_raise_no_flag(app, tree, make_target, api_as):
     target, token = make_target(tree.sec_b11, "member", tree.m11)
     for i in range(10):

@@ -170,3 +170,26 @@ def test_closure_rate_joins_the_duty_index(app, db, tree, code, api_as):
     [metric] = [m for m in index.metrics if m.key == "followups"]
     assert (metric.numerator, metric.denominator) == (1, 1)
     assert dict(metric.figures)["本期差评整改"] == 1
+
+
+def test_a_secretary_does_not_close_the_complaints_about_themselves(app, db, tree, make_target, api_as, login_as):
+    """A secretary's own code (or a fellow secretary's of their org): its low ratings' follow-ups
+    are closed by the level above, as their points are decided there; they can read them."""
+    _target, token = make_target(tree.sec_b11, "member", tree.sec_b11, "书记胸牌")
+    rate_via_page(app.test_client(), token, stars=1, comment="书记接待群众不耐烦")
+    [f] = followups(db)
+    own = api_as(tree.sec_b11)
+    r = own.post(f"/api/v1/qr/followups/{f.id}/close", json={"action": "我已经改正了"})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "next_level_up"
+    page = login_as(tree.sec_b11).get(f"/qr-admin/followups/{f.id}").get_data(as_text=True)
+    assert "这条差评是关于您本人的，由上级组织办结。" in page and 'name="action"' not in page
+    assert login_as(tree.sec_b11).post(f"/qr-admin/followups/{f.id}", data={"action": "我已经改正了"}).status_code in (200, 403)
+    db.session.expire_all()
+    assert db.session.get(FollowUp, f.id).closed_at is None
+    r = api_as(tree.sec_c1).post(f"/api/v1/qr/followups/{f.id}/close", json={"action": "已约谈支部书记，改进接待方式"})
+    assert r.status_code == 200
+    # a member's complaint is still the branch secretary's to close
+    _t2, member_token = make_target(tree.sec_b11, "member", tree.m11)
+    rate_via_page(app.test_client(), member_token, stars=1, comment="党员服务不到位")
+    g = followups(db)[-1]
+    assert own.post(f"/api/v1/qr/followups/{g.id}/close", json={"action": "已谈心谈话"}).status_code == 200
