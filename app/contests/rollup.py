@@ -140,6 +140,13 @@ def _per_capita(t10, n) -> sa.ColumnElement:
     )
 
 
+def _outermost_of_kind(target, kind: str) -> sa.ColumnElement[bool]:
+    """``target`` lies inside no other org of ``kind``: a branch made under a branch is part of
+    the outer branch (its points are in the outer one's score), not a participant of its own."""
+    outer = aliased(Org, name="outer_same_kind")
+    return ~sa.exists().where(outer.kind == kind, outer.id != target.id, target.path.startswith(outer.path))
+
+
 def _org_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
     """(participant_id, score in hundredths) of every org of the contest's kind in the scope.
 
@@ -190,8 +197,12 @@ def _org_scores(contest: Contest, scope: Org, through: date) -> sa.Subquery:
         .join(below, below.path.startswith(target.path))
         .outerjoin(direct, direct.c.org_id == below.id)
         .outerjoin(people, people.c.org_id == below.id)
-        .where(target.kind == contest.participant_type, target.path.startswith(scope.path, autoescape=True))
+        .where(target.kind == contest.participant_type, target.path.startswith(scope.path, autoescape=True),
+               _outermost_of_kind(target, contest.participant_type))
         .group_by(target.id)
+        # an org with nobody in it (one made during the race) does not compete: it has no
+        # per-capita score, and in last place it would take the exclusion from a real participant
+        .having(sa.func.coalesce(sa.func.sum(people.c.n), 0) > 0)
         .subquery("totals")
     )
     if contest.scoring == "per_capita":
@@ -217,8 +228,12 @@ def participant_count(contest: Contest) -> int:
         stmt = (sa.select(sa.func.count(User.id)).join(Org, Org.id == User.org_id)
                 .where(in_ranked_population(), Org.path.startswith(scope.path, autoescape=True)))
     else:
+        member_org = aliased(Org, name="member_org")
+        someone = sa.exists().where(User.org_id == member_org.id, member_org.path.startswith(Org.path),
+                                    in_ranked_population())
         stmt = sa.select(sa.func.count(Org.id)).where(
-            Org.kind == contest.participant_type, Org.path.startswith(scope.path, autoescape=True))
+            Org.kind == contest.participant_type, Org.path.startswith(scope.path, autoescape=True),
+            _outermost_of_kind(Org, contest.participant_type), someone)
     return int(db.session.scalar(stmt) or 0)
 
 

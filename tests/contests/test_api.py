@@ -199,10 +199,11 @@ def test_finalize_then_409(race, make_contest, api_as):
     assert api.get(f"/api/v1/contests/{c.id}/leaderboard").get_json()["final"] is True
 
 
-def test_no_bonus_for_nothing_and_no_exclusion_for_a_bonus_place(race, make_contest, api_as):
+def test_no_bonus_for_nothing_and_no_exclusion_for_a_bonus_place(race, make_contest, api_as, make_user):
     """Only the 荷花 community's two branches, with no points at all: both share first place, and
     neither gets the bonus (nothing was earned) nor is excluded as last (nobody is behind)."""
     t = race.tree
+    make_user(t.b22, "member", "赵六")  # a branch with nobody in it would not compete
     empty = make_contest(t.sec_c2, t.c2, "branch", categories=["study"], top_places=1, top_points=5,
                          exclude_last=True)
     body = api_as(t.sec_c2).post(f"/api/v1/contests/{empty.id}/finalize").get_json()

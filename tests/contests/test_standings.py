@@ -45,8 +45,9 @@ def test_a_member_who_leaves_takes_their_points_out_of_the_branch(race, make_con
     db.session.commit()
     for c in (total, per_capita):
         services.rollup_now(race.tree.sec_c1, c.id)
-    assert board(total.id)[race.b13.id][1] == D("0.00")
-    assert board(per_capita.id)[race.b13.id][1] == D("0.00")  # no members left
+    # b13 has nobody left: its points went with the member, and an org with nobody in it does
+    # not compete (no per-capita score; in last place it would take the exclusion from a real one)
+    assert race.b13.id not in board(total.id) and race.b13.id not in board(per_capita.id)
     assert board(per_capita.id)[race.b11.id][1] == D("9.00")  # the others as before
 
 
@@ -187,3 +188,31 @@ def test_prune_keeps_closes_and_the_latest_snapshot(race, make_contest, add_poin
     kinds = db.session.scalars(sa.select(ContestSnapshot.kind).where(ContestSnapshot.contest_id == c.id)).all()
     assert removed == 2 and kinds == ["tick"]  # the creation snapshot and the older tick went
     assert len(board(c.id)) == 4
+
+
+def test_a_branch_made_under_a_branch_is_part_of_it_not_a_second_participant(race, make_contest, make_org,
+                                                                           make_user, add_points):
+    """A 党小组 made as a branch inside 桂花第一支部: its members' points count in the outer
+    branch's score, once, and it is no participant of its own."""
+    before = board(make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"]).id)
+    group = make_org("第一支部第一党小组", "branch", race.b11)
+    member = make_user(group, "member", "小组党员")
+    add_points("5", "study", member=member)
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"])
+    standings = board(c.id)
+    assert group.id not in standings and set(standings) == set(before)
+    assert standings[race.b11.id][1] == before[race.b11.id][1] + D("5.00")  # counted once, in the outer branch
+    assert rollup.participant_count(c) == len(standings)
+
+
+def test_an_org_made_during_the_race_with_nobody_in_it_takes_no_place(race, make_contest, make_org, make_user):
+    """A new community (or branch) with no members yet is not on the board, so it cannot take
+    the last place (and its exclusion) from a participant that really competed."""
+    c = make_contest(race.tree.sec_c1, race.c1, "branch", categories=["study", "service"], scoring="per_capita")
+    before = board(c.id)
+    empty = make_org("新建支部", "branch", race.c1)
+    services.rollup_now(race.tree.sec_c1, c.id)
+    assert empty.id not in board(c.id) and set(board(c.id)) == set(before)
+    make_user(empty, "member", "新党员")
+    services.rollup_now(race.tree.sec_c1, c.id)
+    assert board(c.id)[empty.id][1] == D("0.00")  # once it has a member, it competes
