@@ -38,3 +38,12 @@ def iso_local(value: datetime | None) -> str | None:
 
 def local_today() -> date:
     return local_date(utcnow())
+
+
+def iso_day(text: str) -> date:
+    """A day written YYYY-MM-DD, and only so: ``date.fromisoformat`` also reads "20261206" and
+    "2026-W49-6", which nobody types for a date (ValueError for anything else)."""
+    if not (isinstance(text, str) and len(text) == 10 and text[4] == "-" and text[7] == "-"
+            and text[:4].isdigit() and text[5:7].isdigit() and text[8:].isdigit() and text.isascii()):
+        raise ValueError(f"not a YYYY-MM-DD day: {text!r}")
+    return date.fromisoformat(text)

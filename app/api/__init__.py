@@ -11,7 +11,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 
 from app.errors import DomainError, Forbidden, Unauthorized, UnsupportedMediaType
 from app.ids import MAX_ID as MAX_INT  # the largest whole number any id or count column stores
-from app.timeutil import iso_local
+from app.timeutil import iso_day, iso_local
 from app.xlsx import CONTROL_CHARACTERS
 
 
@@ -57,6 +57,9 @@ def _chinese_field_messages() -> None:
 
 
 _chinese_field_messages()
+# a date in a JSON body or a query string is YYYY-MM-DD, as the contract writes it (marshmallow's
+# ISO reader also takes "20261206" and "2026-W49-6")
+ma.fields.Date.DESERIALIZATION_FUNCS = {**ma.fields.Date.DESERIALIZATION_FUNCS, "iso": iso_day, "iso8601": iso_day}
 
 
 class JsonBoolean(ma.fields.Boolean):

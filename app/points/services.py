@@ -38,7 +38,7 @@ from app.points.models import CATEGORIES, CATEGORY_LABELS, Claim, LedgerEntry, R
 from app.ids import get_by_id
 from app.text import visible_text
 from app.timeutil import iso_local  # noqa: F401 - re-exported for the API
-from app.timeutil import local_tz as local_zone, utcnow as utc_now
+from app.timeutil import iso_day, local_tz as local_zone, utcnow as utc_now
 
 DEFAULT_CLAIM_WINDOW_DAYS = 60
 DEFAULT_AWARD_WINDOW_DAYS = 366
@@ -78,7 +78,7 @@ def _parse_date(value, field: str, fields: dict) -> date | None:
     if isinstance(value, str) and value.strip():
         text = value.strip()
         try:
-            return date.fromisoformat(text)
+            return iso_day(text)
         except ValueError:
             pass
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):  # the right shape, a day no calendar has (2026-02-30)

@@ -50,6 +50,18 @@ def test_an_award_retried_with_its_idempotency_key_is_recorded_once(tree, rules,
     assert count(db, LedgerEntry) == 2
 
 
+@pytest.mark.parametrize("written", ["20260610", "2026-W24-3", "2026-6-10", "２０２６-06-10"])
+def test_a_date_is_written_yyyy_mm_dd_only(tree, rules, api_as, db, written):
+    """API.md writes dates YYYY-MM-DD; Python's ISO reader would also take the basic and the week
+    forms, and store a day the person did not mean to type."""
+    before = count(db, LedgerEntry)
+    r = api_as(tree.sec_b11).post("/api/v1/awards", json={"member_id": tree.m11.id, "rule_code": "jiedui",
+                                                           "occurred_on": written})
+    assert r.status_code == 422 and "occurred_on" in error_of(r)["fields"], r.get_json()
+    r = api_as(tree.m11).post("/api/v1/claims", json={"rule_code": "jiedui", "occurred_on": written})
+    assert r.status_code in (404, 422) and count(db, LedgerEntry) == before
+
+
 def test_deduction_and_point_overrides_keep_the_sign(tree, rules, api_as, db):
     api = api_as(tree.sec_c1)
     r = api.post("/api/v1/awards", json={"member_id": tree.m12.id, "rule_code": "absent", "note": "缺席党员大会"})
