@@ -66,10 +66,17 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 class IdConverter(IntegerConverter):
     """``<int:...>`` in every route: a number beyond what an id column holds is simply not found
-    (404), instead of an overflow inside the database driver."""
+    (404), instead of an overflow inside the database driver.
 
-    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):  # noqa: A002
-        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+    Such a number still matches the route, as the id -1 that no row has: refusing it in the
+    converter made Werkzeug answer 405 where one path has a rule per method (GET, PUT, DELETE).
+    """
+
+    NO_SUCH_ID = -1
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        return number if number <= MAX_ID else self.NO_SUCH_ID
 
 
 class SessionInterface(SecureCookieSessionInterface):

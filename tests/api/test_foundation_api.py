@@ -296,7 +296,7 @@ def test_ids_beyond_any_column_are_not_found_or_invalid(tree, api_as, db):
     before = _counts(db)
     for path in ("/api/v1/orgs/99999999999999999999999", f"/api/v1/orgs/{2**31}"):
         r = api.get(path)
-        assert r.status_code == 404 and error_of(r)["code"] == "not_found"
+        assert r.status_code == 404 and error_of(r)["code"] == "org_not_found"  # as for any id nobody has
     r = api.post("/api/v1/orgs", json={"name": "远方支部", "kind": "branch", "parent_id": 10**23})
     assert r.status_code == 422 and "parent_id" in error_of(r)["fields"]
     r = api.post("/api/v1/members", json={"name": "吴十", "phone": "13712340001", "password": "secret-123",

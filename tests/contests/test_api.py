@@ -225,6 +225,19 @@ def test_a_race_cannot_end_before_last_year(race, api_as):
     assert api.post("/api/v1/contests", json=body).status_code == 201
 
 
+def test_ids_beyond_the_id_columns_are_404_whatever_the_method(race, api_as):
+    """One path with a rule per method (GET, PUT, DELETE): an id too large for any column is 404
+    on each, not 405."""
+    api = api_as(race.tree.admin)
+    for method in ("get", "delete"):
+        for path in (f"/api/v1/assessments/1/units/{2**31}", f"/api/v1/assessments/{10**20}/units/1"):
+            r = getattr(api, method)(path)
+            assert r.status_code == 404 and r.get_json()["error"]["message"], (method, path, r.get_json())
+    r = api.client.patch(f"/api/v1/assessments/{10**20}", json={"title": "x"},
+                         headers={"Authorization": f"Bearer {api.token}"})
+    assert r.status_code == 404, r.get_json()
+
+
 def test_ids_that_cannot_exist_are_404_not_500(race, api_as):
     api = api_as(race.tree.sec_c1)
     for huge in (10**20, 2**31):
