@@ -40,8 +40,8 @@ class AwardForm(FlaskForm):
 
 class RuleForm(FlaskForm):
     code = StringField(_l("编码"), validators=[Length(max=40)])
-    category = SelectField(_l("类别"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES],
-                           validate_choice=False)
+    category = SelectField(_l("类别"), choices=[(c, CATEGORY_LABELS[c]) for c in CATEGORIES if c != "rating"],
+                           validate_choice=False)  # rating points come from QR ratings only
     title = StringField(_l("名称"), validators=[Length(max=100, message=_l("名称不超过100个字。"))])
     points = StringField(_l("分值（扣分填负数）"))
     daily_cap = StringField(_l("每日上限"))

@@ -43,6 +43,8 @@ from app.timeutil import iso_day, local_tz as local_zone, utcnow as utc_now
 DEFAULT_CLAIM_WINDOW_DAYS = 60
 DEFAULT_AWARD_WINDOW_DAYS = 366
 CLAIMABLE_CATEGORIES = ("study", "service", "innovation")
+# 群众评议 points are the monthly conversion of residents' QR ratings: no rule grants them by hand
+RATING_BY_QR_ONLY = "群众评议积分只来自群众扫码评议的月度折算，不能设为细则，也不能直接加分。"
 CODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,39}$")
 MAX_POINTS = Decimal("1000")
 MAX_CAP = Decimal("100000")
@@ -164,6 +166,8 @@ def clean_rule(data: RuleInput, *, with_code: bool = True) -> dict:
     category = data.category if isinstance(data.category, str) else ""
     if category not in CATEGORIES:
         fields["category"] = [category_problem()]
+    elif category == "rating":
+        fields["category"] = [RATING_BY_QR_ONLY]
     title = visible_text(data.title)
     if not title or len(title) > 100:
         fields["title"] = ["名称不能为空，且不超过100个字。"]
@@ -724,6 +728,8 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
         if isinstance(value, bool) or not isinstance(value, int):
             raise Invalid("提交的内容有误。", fields={name: ["须为整数。"]})
     rule = find_active_rule(rule_code)
+    if rule.category == "rating":  # a rule of an earlier version
+        raise Invalid(RATING_BY_QR_ONLY, fields={"rule_code": [RATING_BY_QR_ONLY]})
     member = org = None
     if member_id is not None:
         member = get_by_id(User, member_id)

@@ -139,3 +139,22 @@ def test_rule_pages_are_for_admins(tree, login_as):
     assert page.get("/points/rules/new").status_code == 403
     assert page.post("/points/rules/new", data={"code": "x1", "category": "study", "title": "x", "points": "1"}).status_code == 403
     assert login_as(tree.sec_c1).get("/points/rules/new").status_code == 403
+
+
+def test_rating_points_come_from_qr_ratings_only(tree, api_as, login_as, db):
+    """群众评议 points are the monthly conversion of residents' ratings: no rule of that category
+    can be made, and an old one cannot be used to add them by hand."""
+    from app.points.models import LedgerEntry, Rule
+
+    r = api_as(tree.admin).post("/api/v1/rules", json={"code": "pj", "category": "rating", "title": "群众好评",
+                                                       "points": 5})
+    assert r.status_code == 422 and "只来自群众扫码评议" in r.get_json()["error"]["fields"]["category"][0]
+    form = login_as(tree.admin).get("/points/rules/new").get_data(as_text=True)
+    assert 'value="rating"' not in form and 'value="study"' in form
+    # a rule stored by an earlier version
+    db.session.add(Rule(code="old_pj", version=1, category="rating", title="群众好评", points=5, active=True))
+    db.session.commit()
+    before = db.session.scalar(db.select(db.func.count(LedgerEntry.id)))
+    r = api_as(tree.sec_b11).post("/api/v1/awards", json={"member_id": tree.m11.id, "rule_code": "old_pj"})
+    assert r.status_code == 422 and "rule_code" in r.get_json()["error"]["fields"]
+    assert db.session.scalar(db.select(db.func.count(LedgerEntry.id))) == before
