@@ -464,9 +464,54 @@ def _claim_by_submission(member_id: int, key: str | None) -> Claim | None:
 def _submission_key(submission_key) -> str | None:
     """One submission's key (a form's one-time key, an API client's Idempotency-Key), checked."""
     key = submission_key.strip() if isinstance(submission_key, str) else None
-    if key and (len(key) > SUBMISSION_KEY_MAX or not key.isascii() or not key.isprintable()):
-        raise Invalid("提交标识无效。", fields={"submission_key": [f"须为不超过{SUBMISSION_KEY_MAX}个字符的可见 ASCII 文本。"]})
+    if key and (len(key) > SUBMISSION_KEY_MAX or not key.isascii() or not key.isprintable() or " " in key):
+        raise Invalid("提交标识无效。", fields={"submission_key": [f"须为不超过{SUBMISSION_KEY_MAX}个字符的可见 ASCII 文本（不含空格）。"]})
     return key or None
+
+
+class KeyReused(Conflict):
+    """The submission key of an earlier submission came with something else: a retry sends the
+    same again, so this is another claim or award under a used key (409, nothing recorded)."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self):
+        super().__init__("该提交标识已用于另一份内容不同的提交，本次未记录：新的提交请换一个标识。",
+                         code=self.code)
+
+
+def _same_text(given, stored) -> bool:
+    return (given if isinstance(given, str) else "").strip() == (stored or "")
+
+
+def _same_day(given, stored: date) -> bool:
+    if given in (None, ""):
+        return True  # left to its default, as the first time
+    return (given.isoformat() if isinstance(given, date) else str(given).strip()) == stored.isoformat()
+
+
+def _same_points(given, stored) -> bool:
+    if given in (None, ""):
+        return True
+    try:
+        return Decimal(str(given).strip()) == Decimal(stored)
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def _require_same_claim(earlier: Claim, rule_code, occurred_on, note) -> Claim:
+    if not (_same_text(rule_code, earlier.rule.code) and _same_day(occurred_on, earlier.occurred_on)
+            and _same_text(note, earlier.note)):
+        raise KeyReused()
+    return earlier
+
+
+def _require_same_award(earlier: LedgerEntry, rule_code, member_id, org_id, points, occurred_on, note) -> LedgerEntry:
+    if not (_same_text(rule_code, earlier.rule_code) and earlier.member_id == member_id
+            and earlier.org_id == org_id and _same_points(points, earlier.points)
+            and _same_day(occurred_on, earlier.occurred_on) and _same_text(note, earlier.note)):
+        raise KeyReused()
+    return earlier
 
 
 def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: bytes | None = None,
@@ -479,7 +524,7 @@ def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: byt
     """
     key = _submission_key(submission_key)
     if (earlier := _claim_by_submission(actor.id, key)) is not None:
-        return earlier
+        return _require_same_claim(earlier, rule_code, occurred_on, note)
     rule = find_active_rule(rule_code)
     fields: dict[str, list[str]] = {}
     if rule.category not in CLAIMABLE_CATEGORIES:
@@ -526,7 +571,7 @@ def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: byt
     except IntegrityError:
         evidence_store.discard(stored)
         if (earlier := _claim_by_submission(member_id, key)) is not None:  # the first tap won the race
-            return earlier
+            return _require_same_claim(earlier, rule_code, occurred_on, note)
         raise
     except Exception:
         evidence_store.discard(stored)
@@ -716,7 +761,7 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
     require_role(actor, "secretary", "admin")
     submission = _submission_key(submission_key)
     if (earlier := _award_by_submission(actor.id, submission)) is not None:
-        return earlier
+        return _require_same_award(earlier, rule_code, member_id, org_id, points, occurred_on, note)
     fields: dict[str, list[str]] = {}
     given = [k for k, v in (("member_id", member_id), ("org_id", org_id)) if v is not None]
     if len(given) != 1:
@@ -773,7 +818,7 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
     def work() -> LedgerEntry:
         lock_ledger()
         if (earlier := _award_by_submission(actor_id, submission)) is not None:  # the first tap won
-            return earlier
+            return _require_same_award(earlier, rule_code, member_id, org_id, points, occurred_on, note)
         check_caps(rule, member_id=subject_member, org_id=subject_org, day=day, points=value)
         return append_entry(
             category=rule.category, points=value, occurred_on=day, source="award", source_key=key,
@@ -785,7 +830,7 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
         return run_atomic(work)
     except IntegrityError:
         if (earlier := _award_by_submission(actor_id, submission)) is not None:
-            return earlier
+            return _require_same_award(earlier, rule_code, member_id, org_id, points, occurred_on, note)
         raise
 
 

@@ -98,6 +98,10 @@ def claim_new():
         except DomainError as exc:
             if exc.code == "rule_not_found":
                 errors = {"rule_code": [exc.message]}  # shown at the field, once
+            elif exc.code == services.KeyReused.code:
+                # Back to a filed form, changed and sent again: that form is filed; this is a new one
+                form.submission.data = secrets.token_urlsafe(16)
+                flash(_("这张申报表已经提交过了（见“我的申报”）。如需再申报这一项，请确认内容后再次提交。"), "error")
             else:
                 return _fail(exc, url_for("points.claim_new"))
         else:
@@ -270,6 +274,11 @@ def award_create():
     except DomainError as exc:
         if exc.code == "rule_not_found":  # shown at the field, once
             return _award_page(form, member, org, {"rule_code": [exc.message]}, 422)
+        if exc.code == services.KeyReused.code:
+            # Back to a recorded form, changed and sent again: that one is recorded; this is new
+            form.submission.data = secrets.token_urlsafe(16)
+            flash(_("这张表单已经记入过一次。如需再记一笔，请确认内容后再次提交。"), "error")
+            return _award_page(form, member, org, status=409)
         flash(exc.message, "error")
         return _award_page(form, member, org, status=exc.status)
     flash(_("已记入：%(name)s %(points)s 分", name=(member or org).name,

@@ -39,6 +39,10 @@ def test_an_award_retried_with_its_idempotency_key_is_recorded_once(tree, rules,
     assert first.status_code == again.status_code == 201
     assert first.get_json()["id"] == again.get_json()["id"]
     assert count(db, LedgerEntry) == 1
+    changed = api.client.post("/api/v1/awards", json={**body, "points": 3},
+                              headers={"Authorization": f"Bearer {api.token}", "Idempotency-Key": "award-7f3a"})
+    assert changed.status_code == 409 and error_of(changed)["code"] == "idempotency_key_reused"
+    assert count(db, LedgerEntry) == 1
     # another secretary's same key is their own award
     other = api_as(tree.sec_c1)
     r = other.client.post("/api/v1/awards", json=body, headers={"Authorization": f"Bearer {other.token}",

@@ -292,19 +292,23 @@ def test_services_treat_impossible_ids_as_unknown(tree, rules):
 
 def test_an_idempotency_key_makes_a_retry_safe(tree, rules, api_as, db):
     """A phone on slow 4G retries: the same Idempotency-Key answers the claim it made, even for a
-    rule granted at once (one ledger entry); another key files another claim; a bad key is 422."""
+    rule granted at once (one ledger entry); the key with another claim is 409 (a retry sends the
+    same again); another key files another claim; a bad key is 422."""
     api = api_as(tree.m11)
     body = {"rule_code": "shyk", "occurred_on": "2026-04-14", "note": "参加支部党员大会"}
     first = api.post("/api/v1/claims", json=body, headers={"Idempotency-Key": "k-1"})
-    again = api.post("/api/v1/claims", json={**body, "note": "又点了一次"}, headers={"Idempotency-Key": "k-1"})
+    again = api.post("/api/v1/claims", json=body, headers={"Idempotency-Key": "k-1"})
     assert first.status_code == again.status_code == 201
     assert again.get_json()["id"] == first.get_json()["id"] and again.get_json()["note"] == "参加支部党员大会"
+    other = api.post("/api/v1/claims", json={**body, "note": "另一件事"}, headers={"Idempotency-Key": "k-1"})
+    assert other.status_code == 409 and error_of(other)["code"] == "idempotency_key_reused"
     assert count(db, Claim) == 1
     assert api.post("/api/v1/claims", json=body, headers={"Idempotency-Key": "k-2"}).status_code == 201
     assert api.post("/api/v1/claims", json=body).status_code == 201  # no key: every post files
     assert count(db, Claim) == 3
     # the same key of another member is theirs alone
     assert api_as(tree.m12).post("/api/v1/claims", json=body, headers={"Idempotency-Key": "k-1"}).status_code == 201
-    r = api.post("/api/v1/claims", json=body, headers={"Idempotency-Key": "x" * 65})
-    assert r.status_code == 422 and "submission_key" in error_of(r)["fields"]
+    for bad in ("x" * 65, "a b"):
+        r = api.post("/api/v1/claims", json=body, headers={"Idempotency-Key": bad})
+        assert r.status_code == 422 and "submission_key" in error_of(r)["fields"]
     assert count(db, Claim) == 4

@@ -242,6 +242,11 @@ def test_a_second_tap_or_back_and_submit_on_the_award_form_records_once(tree, ru
     assert count(db, LedgerEntry) == 1
     page = sec.get(second.headers["Location"]).get_data(as_text=True)
     assert "缺席党员大会" in page
+    # Back, a changed note, sent again: that form was recorded; the page says so with a new key
+    changed = sec.post("/points/awards", data={**data, "note": "另一次缺席"})
+    assert changed.status_code == 409 and count(db, LedgerEntry) == 1
+    html = changed.get_data(as_text=True)
+    assert "这张表单已经记入过一次" in html and key.group(1) not in html and "另一次缺席" in html
     # a fresh form is a new award
     fresh = sec.get(f"/points/awards/new?member_id={tree.m11.id}").get_data(as_text=True)
     assert key.group(1) not in fresh
@@ -380,6 +385,15 @@ def test_a_second_tap_on_the_claim_form_files_nothing(tree, rules, login_as, db)
     assert other.group(1) != key.group(1)
     page.post("/points/claims/new", data={**claim_form(), "submission": other.group(1)})
     assert count(db, Claim) == 2
+    # Back to the first form, a changed note, sent again: it was filed; the page says so and
+    # hands out a new key, with which it files
+    r = page.post("/points/claims/new", data={**claim_form(note="另一次党员大会"), "submission": key.group(1)})
+    html = r.get_data(as_text=True)
+    assert "这张申报表已经提交过了" in html and "另一次党员大会" in html and key.group(1) not in html
+    assert count(db, Claim) == 2
+    fresh = re.search(r'name="submission"[^>]*value="([^"]+)"', html).group(1)
+    r = page.post("/points/claims/new", data={**claim_form(note="另一次党员大会"), "submission": fresh})
+    assert r.status_code == 302 and count(db, Claim) == 3
 
 
 def test_a_decision_on_a_later_page_of_the_queue_comes_back_to_that_page(tree, rules, login_as, make_user):
