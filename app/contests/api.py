@@ -53,6 +53,10 @@ class ContestOut(Schema):
     top_bonus = ma.fields.Nested(ContestTopBonusOut)
     exclude_last = ma.fields.Boolean()
     status = ma.fields.String(metadata={"enum": ["running", "final"]})
+    phase = ma.fields.String(metadata={
+        "enum": ["upcoming", "running", "ended", "final"],
+        "description": "where it stands today (Asia/Shanghai): not started yet, running, past its last day "
+                       "and waiting to be finalized, or final; status stays running until finalized"})
     year = ma.fields.Integer()
     finalized_at = ma.fields.String(allow_none=True)
 

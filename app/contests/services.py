@@ -745,6 +745,7 @@ def contest_json(contest: Contest) -> dict:
         "top_bonus": {"places": contest.top_places, "points": float(contest.top_points)},
         "exclude_last": contest.exclude_last,
         "status": contest.status,
+        "phase": phase(contest),
         "year": contest.year,
         "finalized_at": iso(contest.finalized_at),
     }

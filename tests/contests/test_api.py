@@ -315,3 +315,25 @@ def test_a_cached_leaderboard_is_one_statement_and_a_rollup_shows_at_once(
     after = api.get(url).get_json()
     assert len(after["standings"]) == len(first["standings"]) + 1
     assert after["standings"][0]["participant"]["name"] == "后来者"
+
+
+def test_a_contest_says_where_it_stands_today(race, make_contest, api_as):
+    """status is running until finalized; phase tells a phone client whether a running contest
+    has started, is on, or is past its last day and waits to be finalized."""
+    from datetime import date
+
+    from app.contests import rollup
+
+    t = race.tree
+    today = rollup.local_date(rollup.utcnow())
+    api = api_as(t.sec_c1)
+    upcoming = make_contest(t.sec_c1, race.c1, starts_on=date(today.year + 1, 1, 1), ends_on=date(today.year + 1, 12, 31))
+    on = make_contest(t.sec_c1, race.c1, starts_on=date(today.year, 1, 1), ends_on=date(today.year, 12, 31))
+    ended = make_contest(t.sec_c1, race.c1, starts_on=date(today.year - 1, 1, 1), ends_on=date(today.year - 1, 12, 31))
+    got = {c.id: api.get(f"/api/v1/contests/{c.id}").get_json() for c in (upcoming, on, ended)}
+    assert [(got[c.id]["status"], got[c.id]["phase"]) for c in (upcoming, on, ended)] == [
+        ("running", "upcoming"), ("running", "running"), ("running", "ended")]
+    assert api.post(f"/api/v1/contests/{ended.id}/finalize").status_code == 200
+    assert api.get(f"/api/v1/contests/{ended.id}").get_json()["phase"] == "final"
+    listed = {c["id"]: c["phase"] for c in api.get("/api/v1/contests").get_json()["items"]}
+    assert listed[upcoming.id] == "upcoming"
