@@ -102,13 +102,16 @@ def _shown_sheet(workbook) -> int | None:
     return next((i for i in order if i < len(sheets) and getattr(sheets[i], "sheet_state", "visible") == "visible"), None)
 
 
-def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
+def read_rows(fileobj, max_rows: int, too_many: str,
+              formula_cells: dict[int, str] | None = None) -> list[tuple[int, tuple]]:
     """(Excel row number, cell values) of the non-empty rows of the sheet the workbook opens on
     (the active one; the first visible one when that is hidden: a hidden sheet is not what
     the person who saved the file looked at).
 
     Raises SheetUnreadable for a file that is not an .xlsx, has no sheet, or has more than
-    ``max_rows`` non-empty rows (``too_many`` is the message then).
+    ``max_rows`` non-empty rows (``too_many`` is the message then). A formula saved without its
+    value raises too, unless ``formula_cells`` is given: then each such row's number and reason
+    go there and reading goes on, so an import lists them with every other problem at once.
     """
     import openpyxl
 
@@ -141,12 +144,18 @@ def read_rows(fileobj, max_rows: int, too_many: str) -> list[tuple[int, tuple]]:
         sheet.reset_dimensions()
         rows = []
         for cells in sheet.iter_rows():
-            if written_rows is not None:
-                _refuse_formulas_without_values(cells, next(written_rows, ()))
+            number = next((c.row for c in cells if getattr(c, "row", None)), None)
+            written = next(written_rows, ()) if written_rows is not None else ()
+            try:
+                _refuse_formulas_without_values(cells, written)
+            except SheetUnreadable as exc:
+                if formula_cells is None:
+                    raise
+                formula_cells.setdefault(number or next((c.row for c in written if getattr(c, "row", None)), 0),
+                                         exc.message)
             values = tuple(c.value for c in cells)
             if not any(cell_text(v) for v in values):
                 continue
-            number = next((c.row for c in cells if getattr(c, "row", None)), None)
             rows.append((number, values))
             if len(rows) > max_rows:
                 raise SheetUnreadable(too_many)

@@ -64,10 +64,10 @@ def _headers(assessment: Assessment) -> dict[str, str]:
     return keys
 
 
-def _load_rows(fileobj) -> list[tuple[int, tuple]]:
+def _load_rows(fileobj, formula_cells: dict[int, str] | None = None) -> list[tuple[int, tuple]]:
     """(Excel row number, cell values) of the first sheet's non-empty rows."""
     try:
-        return read_rows(fileobj, MAX_ROWS + HEADER_SCAN_ROWS, f"一次最多导入{MAX_ROWS}个单位，请分批导入。")
+        return read_rows(fileobj, MAX_ROWS + HEADER_SCAN_ROWS, f"一次最多导入{MAX_ROWS}个单位，请分批导入。", formula_cells)
     except SheetUnreadable as exc:
         raise ImportProblems([(None, exc.message)]) from exc
 
@@ -134,8 +134,12 @@ def import_units(actor, assessment_id: int, fileobj) -> list:
     assessment = services.get_assessment(actor, assessment_id)
     services._require_draft(assessment)
     keys = _headers(assessment)
-    rows = _load_rows(fileobj)
-    header_index, columns = _find_header(rows, keys, assessment)
+    formula_cells: dict[int, str] = {}  # rows with a formula saved without its value: listed, not checked
+    rows = _load_rows(fileobj, formula_cells)
+    try:
+        header_index, columns = _find_header(rows, keys, assessment)
+    except ImportProblems as exc:
+        raise ImportProblems(sorted(formula_cells.items()) + exc.problems) if formula_cells else exc
     departments = assessment.departments or []
     dept_columns = [(d, columns.get(f"dept_{i}")) for i, d in enumerate(departments)]
     has_dept_columns = any(col is not None for _, col in dept_columns)
@@ -145,14 +149,14 @@ def import_units(actor, assessment_id: int, fileobj) -> list:
         return values[col] if col is not None and col < len(values) else None
 
     data_rows = [(n, v) for n, v in rows[header_index + 1:]
-                 if any(_text(x) for x in v)]
-    if not data_rows:
+                 if any(_text(x) for x in v) and n not in formula_cells]
+    if not data_rows and not formula_cells:
         raise ImportProblems([(None, "表格中没有单位数据：请在表头下方每行填写一个单位。")])
     if len(data_rows) > MAX_ROWS:
         raise ImportProblems([(None, f"一次最多导入{MAX_ROWS}个单位，请分批导入。")])
 
     matcher = OrgMatcher(actor)
-    problems: list[tuple[int | None, str]] = []
+    problems: list[tuple[int | None, str]] = list(formula_cells.items())
     seen: dict[int, int] = {}
     planned = []
     for number, values in data_rows:

@@ -75,10 +75,10 @@ def _header_key(value) -> str | None:
     return HEADERS.get(text)
 
 
-def _load_rows(fileobj) -> list[tuple[int, tuple]]:
+def _load_rows(fileobj, formula_cells: dict[int, str] | None = None) -> list[tuple[int, tuple]]:
     """(Excel row number, cell values) of the first sheet's non-empty rows."""
     try:
-        return read_rows(fileobj, MAX_ROWS + HEADER_SCAN_ROWS, f"一次最多导入{MAX_ROWS}行，请分批导入。")
+        return read_rows(fileobj, MAX_ROWS + HEADER_SCAN_ROWS, f"一次最多导入{MAX_ROWS}行，请分批导入。", formula_cells)
     except SheetUnreadable as exc:
         raise RosterError([(None, exc.message)]) from exc
 
@@ -167,15 +167,20 @@ def import_roster(actor, fileobj, initial_password: str) -> list[User]:
     if problem := password_problem(initial_password, "初始密码"):
         problems.append((None, problem))
 
-    rows = _load_rows(fileobj)
-    header_index, columns = _find_header(rows)
+    formula_cells: dict[int, str] = {}  # rows with a formula saved without its value: listed, not checked
+    rows = _load_rows(fileobj, formula_cells)
+    try:
+        header_index, columns = _find_header(rows)
+    except RosterError as exc:
+        raise RosterError(sorted(formula_cells.items()) + exc.problems) if formula_cells else exc
+    problems.extend(formula_cells.items())
     data_rows = [
         Row(number, _text(_cell(v, columns, "name")), _phone(_cell(v, columns, "phone")),
             _text(_cell(v, columns, "org")), _text(_cell(v, columns, "role")))
-        for number, v in rows[header_index + 1:]
+        for number, v in rows[header_index + 1:] if number not in formula_cells
     ]
     data_rows = [r for r in data_rows if r.name or r.phone or r.org_text or r.role_text]
-    if not data_rows:
+    if not data_rows and not formula_cells:
         raise RosterError(problems + [(None, "表格中没有党员数据：请在表头下方每行填写一名党员。")])
     if len(data_rows) > MAX_ROWS:
         raise RosterError([(None, f"一次最多导入{MAX_ROWS}行，请分批导入。")])

@@ -182,6 +182,12 @@ def test_a_total_formula_without_a_saved_value_is_named(tree, login_as, assessme
     assert r.status_code == 422
     assert "单元格 H2 是公式，但文件里没有保存它的计算结果" in r.get_data(as_text=True)
     assert units(db) == {}
+    # listed with the other rows' problems in one pass
+    f = xlsx([["桂花社区", "社区", 92, 90, 88, 87.5, 87, "=SUM(D2:G2)", None, None, None, None, "否", "否"],
+              ["没有这个社区", "社区", 92, 90, 88, 87.5, 87, None, None, None, None, None, "否", "否"]])
+    body = upload(c, assessment, f).get_data(as_text=True)
+    assert "单元格 H2 是公式" in body and "没有这个社区" in body
+    assert units(db) == {}
 
 
 def test_names_that_look_like_formulas_are_exported_as_text(tree, login_as, assessment, make_org, db):

@@ -323,6 +323,19 @@ def test_a_formula_without_a_saved_value_is_named_not_read_as_empty(tree, login_
     assert {u.name for u in import_roster(tree.admin, data, PW)} == {"好人", "张三"}
 
 
+def test_a_formula_without_its_value_is_listed_with_every_other_problem(tree, db):
+    """One pass: the formula cell is named on its row, and the other rows' problems come with it
+    (it used to be the only problem shown until it was fixed)."""
+    before = user_count(db)
+    problems = problems_of(tree.admin, xlsx([("好人", "13200000051", "桂花第一支部"),
+                                             ('=CONCAT("张","三")', "13200000052", "桂花第一支部"),
+                                             ("", "13200000053", "桂花第一支部"),
+                                             ("李四", "123", "桂花第一支部")]))
+    assert [row for row, _reason in problems] == [3, 4, 5]
+    assert problems[0][1].startswith("单元格 A3 是公式") and problems[1] == (4, "缺少姓名。")
+    assert user_count(db) == before
+
+
 def _with_cached_formula(data: io.BytesIO, ref: str, formula: str) -> io.BytesIO:
     """Rewrite a text cell of an openpyxl-written sheet as a formula whose value is that text,
     the way Excel stores it (<f> and a cached <v>)."""
