@@ -455,10 +455,6 @@ def _grant_claim_entry(claim_id: int, rule: Rule, member_id: int, day: date, not
 SUBMISSION_KEY_MAX = 64
 
 
-def _claim_by_submission(member_id: int, key: str | None) -> Claim | None:
-    if not key:
-        return None
-    return db.session.scalar(sa.select(Claim).where(Claim.member_id == member_id, Claim.submission_key == key))
 
 
 def _submission_key(submission_key) -> str | None:
@@ -499,15 +495,25 @@ def _same_points(given, stored) -> bool:
         return False
 
 
-def _require_same_claim(earlier: Claim, rule_code, occurred_on, note) -> Claim:
-    if not (_same_text(rule_code, earlier.rule.code) and _same_day(occurred_on, earlier.occurred_on)
-            and _same_text(note, earlier.note)):
+def _earlier_claim(member_id: int, key: str | None, rule_code, occurred_on, note) -> Claim | None:
+    """The claim the member's submission with ``key`` made, if any; KeyReused if it is another claim."""
+    if not key:
+        return None
+    earlier = db.session.scalar(sa.select(Claim).where(Claim.member_id == member_id, Claim.submission_key == key))
+    if earlier is not None and not (_same_text(rule_code, earlier.rule.code) and _same_text(note, earlier.note)
+                                    and _same_day(occurred_on, earlier.occurred_on)):
         raise KeyReused()
     return earlier
 
 
-def _require_same_award(earlier: LedgerEntry, rule_code, member_id, org_id, points, occurred_on, note) -> LedgerEntry:
-    if not (_same_text(rule_code, earlier.rule_code) and earlier.member_id == member_id
+def _earlier_award(actor_id: int, key: str | None, rule_code, member_id, org_id, points, occurred_on,
+                   note) -> LedgerEntry | None:
+    """The entry the secretary's award with ``key`` made, if any; KeyReused if it is another award."""
+    if not key:
+        return None
+    earlier = db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.source_key == f"award:{actor_id}:{key}"))
+    if earlier is not None and not (
+            _same_text(rule_code, earlier.rule_code) and earlier.member_id == member_id
             and earlier.org_id == org_id and _same_points(points, earlier.points)
             and _same_day(occurred_on, earlier.occurred_on) and _same_text(note, earlier.note)):
         raise KeyReused()
@@ -520,11 +526,12 @@ def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: byt
 
     ``evidence`` is the raw bytes of an uploaded photo (JPEG/PNG up to 5 MB, checked by content).
     ``submission_key`` identifies one submission (the form's one-time key, an API client's
-    Idempotency-Key): the same key again returns the claim it made, whatever else is sent.
+    Idempotency-Key): the same key with the same claim again returns the claim it made; with
+    another claim it is 409 (KeyReused).
     """
     key = _submission_key(submission_key)
-    if (earlier := _claim_by_submission(actor.id, key)) is not None:
-        return _require_same_claim(earlier, rule_code, occurred_on, note)
+    if (earlier := _earlier_claim(actor.id, key, rule_code, occurred_on, note)) is not None:
+        return earlier
     rule = find_active_rule(rule_code)
     fields: dict[str, list[str]] = {}
     if rule.category not in CLAIMABLE_CATEGORIES:
@@ -570,8 +577,8 @@ def submit_claim(actor, *, rule_code, occurred_on, note: str = "", evidence: byt
         return run_atomic(work)
     except IntegrityError:
         evidence_store.discard(stored)
-        if (earlier := _claim_by_submission(member_id, key)) is not None:  # the first tap won the race
-            return _require_same_claim(earlier, rule_code, occurred_on, note)
+        if (earlier := _earlier_claim(member_id, key, rule_code, occurred_on, note)) is not None:
+            return earlier  # the first tap won the race
         raise
     except Exception:
         evidence_store.discard(stored)
@@ -741,12 +748,6 @@ def pending_count(actor) -> int:
 
 # -- awards and deductions --------------------------------------------------------------------
 
-def _award_by_submission(actor_id: int, key: str | None) -> LedgerEntry | None:
-    if not key:
-        return None
-    return db.session.scalar(sa.select(LedgerEntry).where(LedgerEntry.source_key == f"award:{actor_id}:{key}"))
-
-
 def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", points=None,
           occurred_on=None, submission_key: str | None = None) -> LedgerEntry:
     """A direct award or deduction (加分/扣分) to a member or an org in scope, through the caps.
@@ -754,14 +755,16 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
     ``points`` defaults to the rule's points; an override keeps the rule's sign.
     ``occurred_on`` defaults to today (Asia/Shanghai). ``submission_key`` identifies one
     submission (the form's one-time key, an API client's Idempotency-Key): the same key from the
-    same secretary again answers the entry it made, whatever else is sent (a second tap on a slow
-    connection, or Back and submit, would otherwise write the points twice into a ledger that
-    only a reversal corrects).
+    same secretary with the same award again answers the entry it made, with another award it is
+    409 (KeyReused): a second tap on a slow connection, or Back and submit, would otherwise write
+    the points twice into a ledger that only a reversal corrects.
     """
     require_role(actor, "secretary", "admin")
     submission = _submission_key(submission_key)
-    if (earlier := _award_by_submission(actor.id, submission)) is not None:
-        return _require_same_award(earlier, rule_code, member_id, org_id, points, occurred_on, note)
+    actor_id = actor.id
+    submitted = (rule_code, member_id, org_id, points, occurred_on, note)
+    if (earlier := _earlier_award(actor_id, submission, *submitted)) is not None:
+        return earlier
     fields: dict[str, list[str]] = {}
     given = [k for k, v in (("member_id", member_id), ("org_id", org_id)) if v is not None]
     if len(given) != 1:
@@ -812,13 +815,14 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
 
     subject_member = member.id if member else None
     subject_org = org.id if org else None
-    actor_id = actor.id
     key = f"award:{actor_id}:{submission}" if submission else f"award:{uuid.uuid4()}"
 
     def work() -> LedgerEntry:
         lock_ledger()
-        if (earlier := _award_by_submission(actor_id, submission)) is not None:  # the first tap won
-            return _require_same_award(earlier, rule_code, member_id, org_id, points, occurred_on, note)
+        # under the ledger's one-writer lock, so a second tap sees the first one's entry (and
+        # is answered with it before the caps, which that entry already fills)
+        if (earlier := _earlier_award(actor_id, submission, *submitted)) is not None:
+            return earlier
         check_caps(rule, member_id=subject_member, org_id=subject_org, day=day, points=value)
         return append_entry(
             category=rule.category, points=value, occurred_on=day, source="award", source_key=key,
@@ -826,12 +830,7 @@ def award(actor, *, rule_code, member_id=None, org_id=None, note: str = "", poin
             note=note, created_by_id=actor_id,
         )
 
-    try:
-        return run_atomic(work)
-    except IntegrityError:
-        if (earlier := _award_by_submission(actor_id, submission)) is not None:
-            return _require_same_award(earlier, rule_code, member_id, org_id, points, occurred_on, note)
-        raise
+    return run_atomic(work)
 
 
 # -- entries and reversals --------------------------------------------------------------------
