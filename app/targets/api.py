@@ -4,6 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.api import LocalTime, Schema, current_api_user, error_responses, json_response, make_blueprint, token_required
+from app.auth.api import OrgBrief  # id, name, kind, as the caller's org in GET /me
 from app.points import index as ix
 from app.points.index_api import Num
 from app.targets import services
@@ -50,19 +51,13 @@ class TargetCategoriesOut(Schema):
     innovation = ma.fields.Nested(TargetCellOut)
 
 
-class TargetOrgOut(Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    kind = ma.fields.String()
-
-
 class TargetSetBy(Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
 
 
 class TargetRowOut(Schema):
-    org = ma.fields.Nested(TargetOrgOut)
+    org = ma.fields.Nested(OrgBrief)
     member_count = ma.fields.Integer()
     has_targets = ma.fields.Boolean()
     targets_met = ma.fields.Integer()
@@ -83,7 +78,7 @@ class TargetPeriodOut(Schema):
 
 
 class TargetProgressOut(Schema):
-    org = ma.fields.Nested(TargetOrgOut)
+    org = ma.fields.Nested(OrgBrief)
     kind = ma.fields.String(metadata={"description": "progress, or scorecard (December of a finished year)"})
     title = ma.fields.String()
     period = ma.fields.Nested(TargetPeriodOut)

@@ -24,7 +24,7 @@ The rules
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Mapping
 
@@ -39,6 +39,7 @@ from app.extensions import db
 from app.orgs.models import ORG_KIND_LABELS, Org, utcnow
 from app.orm import planned_for_parameters
 from app.points import index as ix
+from app.points.boards import OrgRef  # an org from a row already fetched, for the scope rule
 from app.points.models import CATEGORY_LABELS
 from app.points.services import can_decide_for_org, parse_points, require_decide_for_org
 from app.targets.models import TARGET_CATEGORIES, YearTarget
@@ -189,10 +190,6 @@ def target_form_context(actor, org_id: int, year: int) -> tuple[Org, YearTarget 
 # --------------------------------------------------------------------------- progress
 
 
-def last_day(year: int, month: int) -> date:
-    return date(year + 1, 1, 1) - timedelta(days=1) if month == 12 else date(year, month + 1, 1) - timedelta(days=1)
-
-
 def _int_value(value, name: str, lo: int, hi: int, problem: str):
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -303,7 +300,7 @@ class ProgressTable:
 
     @property
     def span(self) -> ix.DateSpan:
-        return ix.DateSpan(date(self.year, 1, 1), last_day(self.year, self.month))
+        return ix.DateSpan(date(self.year, 1, 1), ix.Period("month", self.year, self.month).end)
 
     @property
     def title(self) -> str:
@@ -364,7 +361,7 @@ def progress(actor, org_id: int, year: int, month: int, *, today: date | None = 
     require_view_org(actor, org)  # managers their subtree; everybody the orgs on their own path
     today = today or local_today()
     scorecard = year < today.year and month == 12
-    span = ix.DateSpan(date(year, 1, 1), last_day(year, month))
+    span = ix.DateSpan(date(year, 1, 1), ix.Period("month", year, month).end)
     stmt = ix.org_totals_select(span, lambda o: sa.or_(o.id == org.id, o.parent_id == org.id))
     with planned_for_parameters():
         totals = db.session.execute(stmt).mappings().all()
@@ -378,17 +375,9 @@ def progress(actor, org_id: int, year: int, month: int, *, today: date | None = 
             actual = ix.per_capita(ix.tenths(r[f"{c}10"]), n)
             cells[c] = cell(c, book.value(c) if book else None, actual, month, scorecard)
         rows.append(Row(r["org_id"], r["name"], r["kind"], n, cells, book,
-                        settable=can_decide_for_org(actor, _OrgRef(r["org_id"], r["path"]))))
+                        settable=can_decide_for_org(actor, OrgRef(r["org_id"], r["name"], r["kind"], r["path"]))))
     own = next(row for row in rows if row.org_id == org.id)
     children = [row for row in rows if row.org_id != org.id]
     targeted = [c for c in TARGET_CATEGORIES if any(row.cells[c].target is not None for row in rows)]
     return ProgressTable(org, year, month, scorecard, time_progress(month), own, children,
                          targeted or list(TARGET_CATEGORIES))
-
-
-@dataclass(frozen=True)
-class _OrgRef:
-    """What the scope rule reads of an org (its id and path), from a row already fetched."""
-
-    id: int
-    path: str
